@@ -1,0 +1,167 @@
+// Package config reads actiongate's settings from command-line flags and
+// ACTIONGATE_* environment variables (a flag wins over its variable) and validates
+// them, reporting every problem at once.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config holds the settings of `actiongate serve`.
+type Config struct {
+	Addr                 string
+	DataDir              string
+	DatabaseURL          string
+	PublicURL            string
+	MasterKey            string // base64; environment only, never a flag (flags show in ps)
+	MasterKeyFile        string
+	AdminToken           string // environment only
+	AllowPrivateNetworks bool
+	UpstreamTimeout      time.Duration
+	MaxResponseBytes     int64
+	LogFormat            string // "text" or "json"
+	LogLevel             string
+}
+
+// setting is one row of the settings table: a flag and the variable that backs it.
+type setting struct {
+	env, flag, def, usage string
+	set                   func(c *Config, v string) error
+}
+
+var table = []setting{
+	{"ACTIONGATE_ADDR", "addr", ":8080", "listen address",
+		func(c *Config, v string) error { c.Addr = v; return nil }},
+	{"ACTIONGATE_DATA_DIR", "data-dir", "./data", "folder for the SQLite database and a generated dev key",
+		func(c *Config, v string) error { c.DataDir = v; return nil }},
+	{"ACTIONGATE_DATABASE_URL", "database-url", "", "postgres://… to use PostgreSQL instead of SQLite",
+		func(c *Config, v string) error { c.DatabaseURL = v; return nil }},
+	{"ACTIONGATE_PUBLIC_URL", "public-url", "http://localhost:8080", "externally visible base URL; the OAuth callback is {public-url}/oauth/callback",
+		func(c *Config, v string) error { c.PublicURL = strings.TrimRight(v, "/"); return nil }},
+	{"ACTIONGATE_MASTER_KEY", "", "", "", func(c *Config, v string) error { c.MasterKey = v; return nil }},
+	{"ACTIONGATE_MASTER_KEY_FILE", "master-key-file", "", "file holding the base64 master key",
+		func(c *Config, v string) error { c.MasterKeyFile = v; return nil }},
+	{"ACTIONGATE_ADMIN_TOKEN", "", "", "", func(c *Config, v string) error { c.AdminToken = v; return nil }},
+	{"ACTIONGATE_ALLOW_PRIVATE_NETWORKS", "allow-private-networks", "false", "let actions and token URLs reach loopback and private addresses (and plain http there)",
+		func(c *Config, v string) (err error) { c.AllowPrivateNetworks, err = parseBool(v); return err }},
+	{"ACTIONGATE_UPSTREAM_TIMEOUT", "upstream-timeout", "45s", "total time allowed for one upstream call",
+		func(c *Config, v string) (err error) { c.UpstreamTimeout, err = time.ParseDuration(v); return err }},
+	{"ACTIONGATE_MAX_RESPONSE_BYTES", "max-response-bytes", "10485760", "largest upstream response body accepted by invoke",
+		func(c *Config, v string) (err error) { c.MaxResponseBytes, err = strconv.ParseInt(v, 10, 64); return err }},
+	{"ACTIONGATE_LOG_FORMAT", "log-format", "text", "log format: text or json",
+		func(c *Config, v string) error { c.LogFormat = v; return nil }},
+	{"ACTIONGATE_LOG_LEVEL", "log-level", "info", "log level: debug, info, warn, error",
+		func(c *Config, v string) error { c.LogLevel = v; return nil }},
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "true", "yes", "on":
+		return true, nil
+	case "", "0", "false", "no", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean (use 1/true or 0/false)", v)
+}
+
+// Parse reads args (without the program and command names) and the environment
+// through getenv. It returns every problem found, joined.
+func Parse(args []string, getenv func(string) string) (*Config, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	flagVals := map[string]*string{}
+	for _, s := range table {
+		if s.flag == "" {
+			continue
+		}
+		usage := s.usage + " (env " + s.env + ")"
+		if s.flag == "allow-private-networks" {
+			// A boolean flag: --allow-private-networks alone means true.
+			v := new(string)
+			fs.Func(s.flag, usage, func(x string) error { *v = x; return nil })
+			flagVals[s.flag] = v
+			fs.Lookup(s.flag).DefValue = s.def
+			boolFlag(fs, s.flag, v)
+			continue
+		}
+		flagVals[s.flag] = fs.String(s.flag, "", usage+" (default "+strconv.Quote(s.def)+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	c := &Config{}
+	var errs []error
+	for _, s := range table {
+		v, from := s.def, ""
+		if e := getenv(s.env); e != "" {
+			v, from = e, s.env
+		}
+		if s.flag != "" && set[s.flag] {
+			v, from = *flagVals[s.flag], "--"+s.flag
+		}
+		if err := s.set(c, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %v", from, err))
+		}
+	}
+	errs = append(errs, c.validate()...)
+	return c, errors.Join(errs...)
+}
+
+func (c *Config) validate() []error {
+	var errs []error
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("public URL %q must be an absolute http(s) URL", c.PublicURL))
+	} else if u.RawQuery != "" || u.Fragment != "" {
+		errs = append(errs, fmt.Errorf("public URL %q must not have a query or fragment", c.PublicURL))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("database URL must start with postgres://"))
+	}
+	if c.UpstreamTimeout <= 0 {
+		errs = append(errs, errors.New("upstream timeout must be positive"))
+	}
+	if c.MaxResponseBytes <= 0 {
+		errs = append(errs, errors.New("max response bytes must be positive"))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log format %q must be text or json", c.LogFormat))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log level %q must be debug, info, warn or error", c.LogLevel))
+	}
+	return errs
+}
+
+// boolFlag marks the flag as boolean so that "--flag" alone means true.
+func boolFlag(fs *flag.FlagSet, name string, v *string) {
+	f := fs.Lookup(name)
+	f.Value = &boolValue{v}
+}
+
+type boolValue struct{ v *string }
+
+func (b *boolValue) String() string {
+	if b == nil || b.v == nil {
+		return ""
+	}
+	return *b.v
+}
+func (b *boolValue) Set(s string) error { *b.v = s; return nil }
+func (b *boolValue) IsBoolFlag() bool   { return true }
+
+// CallbackURL is the one OAuth redirect URI for every action.
+func (c *Config) CallbackURL() string { return c.PublicURL + "/oauth/callback" }
