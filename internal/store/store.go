@@ -67,6 +67,19 @@ type SignInState struct {
 }
 
 // Store is the persistence contract. All methods are safe for concurrent use.
+//
+// Values: nil and empty byte slices both come back nil; other bytes come back
+// exactly. Times come back in UTC, exact to the microsecond; a zero ExpiresAt
+// stays zero. The caller sets CreatedAt and UpdatedAt; the store never changes
+// them on its own. IDs order by byte value.
+//
+// Update closures run inside the backend's transaction: fn must not call the
+// store, and may be called more than once (a backend may retry), so it must
+// have no side effects beyond the record it is given. Changes fn makes to the
+// record's key fields are ignored. Update methods return the record as stored.
+//
+// Storing a connection or sign-in state for an action that does not exist
+// answers ErrNotFound. Close may be called more than once.
 type Store interface {
 	// CreateAction inserts a new action; ErrConflict if the ID exists.
 	CreateAction(ctx context.Context, a Action) error
