@@ -1,0 +1,206 @@
+// Package app wires actiongate together: it reads the settings, opens the store,
+// loads the master key, bootstraps the admin token and runs the HTTP server until
+// the context ends (SIGINT/SIGTERM in the binary), then shuts down gracefully.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/actiongate/actiongate/internal/config"
+	"github.com/actiongate/actiongate/internal/gateway"
+	"github.com/actiongate/actiongate/internal/logging"
+	"github.com/actiongate/actiongate/internal/secrets"
+	"github.com/actiongate/actiongate/internal/server"
+	"github.com/actiongate/actiongate/internal/store"
+	"github.com/actiongate/actiongate/internal/store/sqlite"
+)
+
+// Version is set at build time with -ldflags "-X ...app.Version=…".
+var Version = "dev"
+
+// Env is what Run needs from the process.
+type Env struct {
+	Args   []string // after the program name
+	Getenv func(string) string
+	Stdout io.Writer
+	Stderr io.Writer
+	// Ready, if set, receives the listening address once the server accepts
+	// connections (tests use it).
+	Ready func(addr string)
+}
+
+const usage = `actiongate — a self-hosted gateway for AI assistants' API actions
+
+Usage:
+  actiongate serve [flags]   run the gateway (see "actiongate serve -h")
+  actiongate version         print the version
+`
+
+// Run executes one command and returns when it is done.
+func Run(ctx context.Context, env Env) error {
+	if len(env.Args) == 0 {
+		fmt.Fprint(env.Stderr, usage)
+		return errors.New("no command")
+	}
+	switch env.Args[0] {
+	case "serve":
+		cfg, err := config.Parse(env.Args[1:], env.Getenv)
+		if err != nil {
+			return err
+		}
+		return Serve(ctx, cfg, env)
+	case "version":
+		fmt.Fprintln(env.Stdout, "actiongate", Version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(env.Stdout, usage)
+		return nil
+	}
+	fmt.Fprint(env.Stderr, usage)
+	return fmt.Errorf("unknown command %q", env.Args[0])
+}
+
+// Meta keys.
+const (
+	metaKeyCheck  = "master_key_check"
+	metaAdminHash = "admin_token_sha256"
+)
+
+// Serve runs the gateway with cfg until ctx ends.
+func Serve(ctx context.Context, cfg *config.Config, env Env) error {
+	log := logging.New(env.Stderr, cfg.LogFormat, cfg.LogLevel)
+
+	if cfg.DatabaseURL != "" {
+		return errors.New("PostgreSQL (ACTIONGATE_DATABASE_URL) is not supported yet; unset it to use the embedded SQLite database")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data folder: %w", err)
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "actiongate.db"))
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer db.Close()
+
+	key, src, err := secrets.LoadMasterKey(secrets.LoadOptions{Env: cfg.MasterKey, File: cfg.MasterKeyFile, DataDir: cfg.DataDir})
+	if err != nil {
+		return fmt.Errorf("master key: %w", err)
+	}
+	if src == secrets.SourceGenerated || src == secrets.SourceDataDir {
+		log.Warn("using a master key stored in the data folder, next to the data it protects; for production set ACTIONGATE_MASTER_KEY or ACTIONGATE_MASTER_KEY_FILE",
+			"file", filepath.Join(cfg.DataDir, "master.key"), "generated", src == secrets.SourceGenerated)
+	}
+	keys := secrets.NewKeyring(key)
+	if err := checkMasterKey(ctx, db, keys); err != nil {
+		return err
+	}
+	adminHash, err := adminToken(ctx, db, cfg.AdminToken, env.Stdout)
+	if err != nil {
+		return err
+	}
+
+	gw := gateway.New(gateway.Options{
+		Store:            db,
+		Keys:             keys,
+		PublicURL:        cfg.PublicURL,
+		AllowPrivate:     cfg.AllowPrivateNetworks,
+		UpstreamTimeout:  cfg.UpstreamTimeout,
+		MaxResponseBytes: cfg.MaxResponseBytes,
+		Logger:           log,
+	})
+	handler := server.New(server.Options{Gateway: gw, DB: db, AdminTokenHash: adminHash, Logger: log})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("actiongate listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
+		"oauth_callback", cfg.CallbackURL(), "version", Version, "allow_private_networks", cfg.AllowPrivateNetworks)
+	if env.Ready != nil {
+		env.Ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// checkMasterKey fails start-up when the key does not match the one the stored
+// data was encrypted with, instead of producing garbage later.
+func checkMasterKey(ctx context.Context, db store.Store, keys *secrets.Keyring) error {
+	check, err := db.GetMeta(ctx, metaKeyCheck)
+	if errors.Is(err, store.ErrNotFound) {
+		if check, err = secrets.MakeCheck(keys); err != nil {
+			return err
+		}
+		return db.PutMeta(ctx, metaKeyCheck, check)
+	}
+	if err != nil {
+		return err
+	}
+	if err := secrets.VerifyCheck(keys, check); err != nil {
+		return fmt.Errorf("%w: start with the master key this data folder was created with (ACTIONGATE_MASTER_KEY or ACTIONGATE_MASTER_KEY_FILE)", err)
+	}
+	return nil
+}
+
+// adminToken returns the hash of the admin API token. A token from the
+// environment replaces the stored one; with none stored and none given, one is
+// generated, printed once to out, and only its hash is kept.
+func adminToken(ctx context.Context, db store.Store, fromEnv string, out io.Writer) ([32]byte, error) {
+	var h [32]byte
+	if fromEnv != "" {
+		if len(fromEnv) < 16 {
+			return h, errors.New("ACTIONGATE_ADMIN_TOKEN must be at least 16 characters")
+		}
+		h = sha256.Sum256([]byte(fromEnv))
+		return h, db.PutMeta(ctx, metaAdminHash, h[:])
+	}
+	stored, err := db.GetMeta(ctx, metaAdminHash)
+	if err == nil && len(stored) == len(h) {
+		copy(h[:], stored)
+		return h, nil
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return h, err
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return h, err
+	}
+	tok := "agt_" + base64.RawURLEncoding.EncodeToString(b)
+	h = sha256.Sum256([]byte(tok))
+	if err := db.PutMeta(ctx, metaAdminHash, h[:]); err != nil {
+		return h, err
+	}
+	fmt.Fprintf(out, "\nGenerated an admin API token. It is shown only this once; store it now:\n\n    %s\n\nUse it as: Authorization: Bearer <token>\n\n", tok)
+	return h, nil
+}

@@ -1,0 +1,288 @@
+package gateway
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/actiongate/actiongate/internal/apierr"
+	"github.com/actiongate/actiongate/internal/netguard"
+	"github.com/actiongate/actiongate/internal/openapi"
+	"github.com/actiongate/actiongate/internal/secrets"
+)
+
+// InvokeRequest is the body of POST /v1/actions/{id}/invoke.
+type InvokeRequest struct {
+	User      string         `json:"user"`
+	Operation string         `json:"operation"`
+	Arguments map[string]any `json:"arguments"`
+	Confirmed bool           `json:"confirmed"`
+}
+
+// Result is the API's answer as invoke returns it.
+type Result struct {
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers"`
+	// Body is the JSON value when the API answered JSON, else a string.
+	Body any `json:"body"`
+	// BodyEncoding is "base64" when the body was not text.
+	BodyEncoding string `json:"body_encoding,omitempty"`
+}
+
+// Invoke calls one operation of an action for a user.
+func (g *Gateway) Invoke(ctx context.Context, actionID string, in InvokeRequest) (*Result, error) {
+	c, err := g.load(ctx, actionID)
+	if err != nil {
+		return nil, err
+	}
+	if in.Operation == "" {
+		return nil, apierr.New(apierr.InvalidRequest, "operation: required")
+	}
+	op, ok := c.doc.Operation(in.Operation)
+	if !ok {
+		return nil, apierr.New(apierr.NotFound, "operation %q not found in action %q", in.Operation, actionID)
+	}
+	if c.auth.Type == AuthOAuth && in.User == "" {
+		return nil, apierr.New(apierr.InvalidRequest, "user: required for an oauth action")
+	}
+	pl := g.placement(c, op)
+	req, err := op.BuildRequest(ctx, c.doc.ServerURL, in.Arguments, pl.strip())
+	if err != nil {
+		var ae *openapi.ArgumentsError
+		if errors.As(err, &ae) {
+			return nil, &apierr.Error{Code: apierr.InvalidArguments, Message: "the arguments do not match operation " + op.ID, Details: ae.Problems}
+		}
+		return nil, err
+	}
+	if op.Consequential && !in.Confirmed {
+		return nil, &apierr.Error{
+			Code:    apierr.ConfirmationRequired,
+			Message: fmt.Sprintf("operation %s changes data; ask the user, then call again with \"confirmed\": true", op.ID),
+			Extra:   map[string]any{"operation": op.ID},
+		}
+	}
+	if err := g.checkDestination(c, req, pl); err != nil {
+		return nil, err
+	}
+	cred, seen, err := g.credential(ctx, c, in.User, pl)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.timeout)
+	defer cancel()
+	resp, err := g.send(ctx, req, pl, cred)
+	if err != nil {
+		return nil, upstreamErr(ctx, err, c.doc.Domain())
+	}
+	if resp.StatusCode == http.StatusUnauthorized && c.auth.Type == AuthOAuth {
+		// The API refused a token we believed valid: refresh once and retry
+		// once (never a loop).
+		resp.Body.Close()
+		cred, _, err = g.refresh(ctx, c, in.User, seen, true)
+		if err != nil {
+			return nil, err
+		}
+		if req, err = op.BuildRequest(ctx, c.doc.ServerURL, in.Arguments, pl.strip()); err != nil {
+			return nil, err
+		}
+		if resp, err = g.send(ctx, req, pl, cred); err != nil {
+			return nil, upstreamErr(ctx, err, c.doc.Domain())
+		}
+	}
+	defer resp.Body.Close()
+	return g.result(resp)
+}
+
+// send adds the credential to req and calls the API.
+func (g *Gateway) send(ctx context.Context, req *http.Request, pl placement, cred secrets.Secret) (*http.Response, error) {
+	pl.apply(req, cred)
+	req.Header.Set("User-Agent", UserAgent)
+	return g.client.Do(req.WithContext(ctx))
+}
+
+// checkDestination enforces that calls go to the action's own server host with a
+// scheme that is allowed: https, or plain http only for actions that send no
+// credential or when private networks are allowed. (Addresses are checked again
+// when dialling, by netguard.)
+func (g *Gateway) checkDestination(c *compiled, req *http.Request, pl placement) error {
+	host := req.URL.Hostname()
+	if !strings.EqualFold(host, c.doc.Domain()) {
+		return apierr.New(apierr.DestinationBlocked, "request would go to %q, not the action's server %q", host, c.doc.Domain())
+	}
+	if req.URL.Scheme == "http" && pl.kind != placeNone && !g.allowPrivate {
+		return apierr.New(apierr.DestinationBlocked, "credentials are never sent over plain http (server %s)", c.doc.ServerURL)
+	}
+	if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
+		return apierr.New(apierr.DestinationBlocked, "scheme %q is not allowed", req.URL.Scheme)
+	}
+	return nil
+}
+
+// upstreamErr classifies a failed upstream call.
+func upstreamErr(ctx context.Context, err error, domain string) error {
+	if errors.Is(err, netguard.ErrBlocked) {
+		return &apierr.Error{Code: apierr.DestinationBlocked, Message: safeMessage(err), Cause: err}
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded || (errors.As(err, &ne) && ne.Timeout()) {
+		return &apierr.Error{Code: apierr.UpstreamTimeout, Message: domain + " did not answer in time", Cause: err}
+	}
+	return &apierr.Error{Code: apierr.UpstreamUnreachable, Message: "could not reach " + domain, Cause: err}
+}
+
+// safeMessage returns netguard's user-safe message: the url.Error around it
+// would add the request URL, whose query may hold an API key.
+func safeMessage(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// dropResponseHeaders are not passed back to the model.
+var dropResponseHeaders = map[string]bool{"Set-Cookie": true, "Connection": true, "Keep-Alive": true, "Transfer-Encoding": true}
+
+func (g *Gateway) result(resp *http.Response) (*Result, error) {
+	body, err := io.ReadAll(io.LimitReader(resp.Body, g.maxBody+1))
+	if err != nil {
+		return nil, &apierr.Error{Code: apierr.UpstreamUnreachable, Message: "the API's response was cut off", Cause: err}
+	}
+	if int64(len(body)) > g.maxBody {
+		return nil, apierr.New(apierr.UpstreamTooLarge, "the API's response is larger than the %d-byte limit; ask for less (a smaller page or a filter)", g.maxBody)
+	}
+	r := &Result{Status: resp.StatusCode, Headers: map[string]string{}}
+	for k, vs := range resp.Header {
+		if dropResponseHeaders[k] {
+			continue
+		}
+		r.Headers[strings.ToLower(k)] = strings.Join(vs, ", ")
+	}
+	ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	switch {
+	case len(body) == 0:
+		r.Body = ""
+	case (ct == "application/json" || strings.HasSuffix(ct, "+json")) && json.Valid(body):
+		r.Body = json.RawMessage(body)
+	case utf8.Valid(body):
+		r.Body = string(body)
+	default:
+		r.Body = base64.StdEncoding.EncodeToString(body)
+		r.BodyEncoding = "base64"
+	}
+	return r, nil
+}
+
+// Where a credential goes.
+const (
+	placeNone = iota
+	placeAuthorization
+	placeHeader
+	placeQuery
+	placeCookie
+)
+
+type placement struct {
+	kind   int
+	name   string // header, query or cookie name
+	scheme string // for placeAuthorization: "Bearer" or "Basic"
+}
+
+// placement decides where the action's credential goes for op.
+func (g *Gateway) placement(c *compiled, op *openapi.Operation) placement {
+	switch c.auth.Type {
+	case AuthOAuth:
+		return placement{kind: placeAuthorization, scheme: "Bearer"}
+	case AuthAPIKey:
+		if op.NoSecurity() {
+			return placement{}
+		}
+		switch c.auth.AuthType {
+		case KeyBearer:
+			return placement{kind: placeAuthorization, scheme: "Bearer"}
+		case KeyBasic:
+			return placement{kind: placeAuthorization, scheme: "Basic"}
+		case KeyCustom:
+			return placement{kind: placeHeader, name: c.auth.CustomHeader}
+		}
+		// No auth_type: where the document's apiKey scheme says (QUIRKS Q25).
+		if cr, ok := op.APIKeyPlacement(); ok {
+			switch cr.In {
+			case "query":
+				return placement{kind: placeQuery, name: cr.Name}
+			case "cookie":
+				return placement{kind: placeCookie, name: cr.Name}
+			default:
+				return placement{kind: placeHeader, name: cr.Name}
+			}
+		}
+		return placement{kind: placeAuthorization, scheme: "Bearer"}
+	}
+	return placement{}
+}
+
+// strip lists the argument locations the model may not set (the credential's own).
+func (p placement) strip() []openapi.Credential {
+	switch p.kind {
+	case placeAuthorization:
+		return []openapi.Credential{{In: "header", Name: "Authorization"}}
+	case placeHeader:
+		return []openapi.Credential{{In: "header", Name: p.name}, {In: "header", Name: "Authorization"}}
+	case placeQuery:
+		return []openapi.Credential{{In: "query", Name: p.name}}
+	case placeCookie:
+		return []openapi.Credential{{In: "cookie", Name: p.name}}
+	}
+	return nil
+}
+
+// apply adds the credential to req.
+func (p placement) apply(req *http.Request, cred secrets.Secret) {
+	v := cred.Reveal()
+	switch p.kind {
+	case placeAuthorization:
+		if p.scheme == "Basic" {
+			req.Header.Set("Authorization", basicValue(v))
+		} else {
+			req.Header.Set("Authorization", "Bearer "+v)
+		}
+	case placeHeader:
+		req.Header.Set(p.name, v)
+	case placeQuery:
+		// Appended rather than re-encoded, so the operation's own query encoding
+		// (style/explode) stays exactly as built.
+		kv := url.QueryEscape(p.name) + "=" + url.QueryEscape(v)
+		if req.URL.RawQuery == "" {
+			req.URL.RawQuery = kv
+		} else {
+			req.URL.RawQuery += "&" + kv
+		}
+	case placeCookie:
+		req.AddCookie(&http.Cookie{Name: p.name, Value: v})
+	}
+}
+
+// credential returns the secret to send, or a sign_in_required error. For
+// oauth actions it also returns the sealed token, for a reactive refresh.
+func (g *Gateway) credential(ctx context.Context, c *compiled, user string, p placement) (secrets.Secret, []byte, error) {
+	if p.kind == placeNone {
+		return secrets.Secret{}, nil, nil
+	}
+	switch c.auth.Type {
+	case AuthAPIKey:
+		s, err := g.keys.OpenString(c.action.Secret, secretAAD(c.action.ID))
+		return s, nil, err
+	case AuthOAuth:
+		return g.userToken(ctx, c, user)
+	}
+	return secrets.Secret{}, nil, nil
+}
