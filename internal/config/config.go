@@ -53,7 +53,10 @@ var table = []setting{
 	{"ACTIONGATE_UPSTREAM_TIMEOUT", "upstream-timeout", "45s", "total time allowed for one upstream call",
 		func(c *Config, v string) (err error) { c.UpstreamTimeout, err = time.ParseDuration(v); return err }},
 	{"ACTIONGATE_MAX_RESPONSE_BYTES", "max-response-bytes", "10485760", "largest upstream response body accepted by invoke",
-		func(c *Config, v string) (err error) { c.MaxResponseBytes, err = strconv.ParseInt(v, 10, 64); return err }},
+		func(c *Config, v string) (err error) {
+			c.MaxResponseBytes, err = strconv.ParseInt(v, 10, 64)
+			return err
+		}},
 	{"ACTIONGATE_LOG_FORMAT", "log-format", "text", "log format: text or json",
 		func(c *Config, v string) error { c.LogFormat = v; return nil }},
 	{"ACTIONGATE_LOG_LEVEL", "log-level", "info", "log level: debug, info, warn, error",
