@@ -120,7 +120,8 @@ func Serve(ctx context.Context, cfg *config.Config, env Env) error {
 		MaxResponseBytes: cfg.MaxResponseBytes,
 		Logger:           log,
 	})
-	handler := server.New(server.Options{Gateway: gw, DB: db, AdminTokenHash: adminHash, Logger: log})
+	handler := server.New(server.Options{Gateway: gw, DB: db, AdminTokenHash: adminHash, Logger: log,
+		UserRate: cfg.UserRate, TokenRate: cfg.TokenRate})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -139,6 +140,9 @@ func Serve(ctx context.Context, cfg *config.Config, env Env) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go gw.RunSweeper(sweepCtx, gateway.DefaultSweepInterval)
 	select {
 	case err := <-errc:
 		return err

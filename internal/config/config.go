@@ -25,7 +25,9 @@ type Config struct {
 	AllowPrivateNetworks bool
 	UpstreamTimeout      time.Duration
 	MaxResponseBytes     int64
-	LogFormat            string // "text" or "json"
+	LogFormat            string  // "text" or "json"
+	UserRate             float64 // requests per second per end user; 0 = no limit
+	TokenRate            float64 // requests per second per API token; 0 = no limit
 	LogLevel             string
 }
 
@@ -57,6 +59,10 @@ var table = []setting{
 			c.MaxResponseBytes, err = strconv.ParseInt(v, 10, 64)
 			return err
 		}},
+	{"ACTIONGATE_USER_RATE", "user-rate", "10", "requests per second allowed per end user (burst twice that); 0 = no limit",
+		func(c *Config, v string) (err error) { c.UserRate, err = strconv.ParseFloat(v, 64); return err }},
+	{"ACTIONGATE_TOKEN_RATE", "token-rate", "0", "requests per second allowed per API token (burst twice that); 0 = no limit",
+		func(c *Config, v string) (err error) { c.TokenRate, err = strconv.ParseFloat(v, 64); return err }},
 	{"ACTIONGATE_LOG_FORMAT", "log-format", "text", "log format: text or json",
 		func(c *Config, v string) error { c.LogFormat = v; return nil }},
 	{"ACTIONGATE_LOG_LEVEL", "log-level", "info", "log level: debug, info, warn, error",
@@ -137,6 +143,9 @@ func (c *Config) validate() []error {
 	}
 	if c.MaxResponseBytes <= 0 {
 		errs = append(errs, errors.New("max response bytes must be positive"))
+	}
+	if c.UserRate < 0 || c.TokenRate < 0 {
+		errs = append(errs, errors.New("rates must not be negative"))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("log format %q must be text or json", c.LogFormat))

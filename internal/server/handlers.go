@@ -65,6 +65,9 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
+	if err := s.perUser.allow(in.User, "user"); err != nil {
+		return err
+	}
 	res, err := s.gw.Invoke(r.Context(), r.PathValue("id"), in)
 	if err != nil {
 		return err
@@ -107,4 +110,11 @@ func (s *Server) deleteConnection(w http.ResponseWriter, r *http.Request) error 
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
+	if err := s.perUser.allow(r.Header.Get(gateway.UserHeader), "user"); err != nil {
+		return err
+	}
+	return s.gw.Proxy(w, r, r.PathValue("action_id"), r.PathValue("path"))
 }

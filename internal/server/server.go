@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +35,9 @@ type Options struct {
 	Logger         *slog.Logger
 	// MaxRequestBytes caps a /v1 request body (default 16 MiB).
 	MaxRequestBytes int64
+	// TokenRate and UserRate are requests per second allowed per API token and
+	// per end user (0: no limit); bursts default to twice the rate.
+	TokenRate, UserRate float64
 }
 
 // Server is the HTTP handler.
@@ -44,13 +48,16 @@ type Server struct {
 	log     *slog.Logger
 	maxBody int64
 	mux     *http.ServeMux
+	perTok  *limiters
+	perUser *limiters
 }
 
 var _ http.Handler = (*Server)(nil)
 
 // New returns the handler with every route.
 func New(o Options) *Server {
-	s := &Server{gw: o.Gateway, db: o.DB, admin: o.AdminTokenHash, log: o.Logger, maxBody: o.MaxRequestBytes, mux: http.NewServeMux()}
+	s := &Server{gw: o.Gateway, db: o.DB, admin: o.AdminTokenHash, log: o.Logger, maxBody: o.MaxRequestBytes, mux: http.NewServeMux(),
+		perTok: newLimiters(o.TokenRate, 0), perUser: newLimiters(o.UserRate, 0)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -70,6 +77,7 @@ func New(o Options) *Server {
 	m.Handle("POST /v1/connect", s.api(s.connect))
 	m.Handle("GET /v1/connections", s.api(s.listConnections))
 	m.Handle("DELETE /v1/connections/{action_id}/{user}", s.api(s.deleteConnection))
+	m.Handle("/v1/proxy/{action_id}/{path...}", s.api(s.proxy))
 	m.Handle("/v1/", s.api(func(w http.ResponseWriter, r *http.Request) error {
 		return apierr.New(apierr.NotFound, "no endpoint %s %s", r.Method, r.URL.Path)
 	}))
@@ -104,6 +112,10 @@ func (s *Server) api(h func(w http.ResponseWriter, r *http.Request) error) http.
 			s.writeErr(w, r, apierr.New(apierr.Unauthorized, "missing or wrong API token (Authorization: Bearer <token>)"))
 			return
 		}
+		if err := s.perTok.allow("admin", "API token"); err != nil {
+			s.writeErr(w, r, err)
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 		if err := h(w, r); err != nil {
 			s.writeErr(w, r, err)
@@ -125,6 +137,9 @@ func (s *Server) authorized(r *http.Request) bool {
 
 func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	e := apierr.From(err)
+	if ra, ok := e.Extra["retry_after"].(int); ok && e.Code == apierr.RateLimited {
+		w.Header().Set("Retry-After", strconv.Itoa(ra))
+	}
 	if e.Code == apierr.Internal {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	} else if e.Cause != nil {
