@@ -24,6 +24,7 @@ import (
 	"github.com/actiongate/actiongate/internal/secrets"
 	"github.com/actiongate/actiongate/internal/server"
 	"github.com/actiongate/actiongate/internal/store"
+	"github.com/actiongate/actiongate/internal/store/postgres"
 	"github.com/actiongate/actiongate/internal/store/sqlite"
 )
 
@@ -45,6 +46,7 @@ const usage = `actiongate — a self-hosted gateway for AI assistants' API actio
 
 Usage:
   actiongate serve [flags]   run the gateway (see "actiongate serve -h")
+  actiongate migrate [flags] apply database migrations and exit (serve also does at start)
   actiongate version         print the version
 `
 
@@ -61,6 +63,17 @@ func Run(ctx context.Context, env Env) error {
 			return err
 		}
 		return Serve(ctx, cfg, env)
+	case "migrate":
+		cfg, err := config.Parse(env.Args[1:], env.Getenv)
+		if err != nil {
+			return err
+		}
+		db, _, err := openStore(ctx, cfg) // opening applies the migrations
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(env.Stdout, "database schema is up to date")
+		return db.Close()
 	case "version":
 		fmt.Fprintln(env.Stdout, "actiongate", Version)
 		return nil
@@ -82,15 +95,9 @@ const (
 func Serve(ctx context.Context, cfg *config.Config, env Env) error {
 	log := logging.New(env.Stderr, cfg.LogFormat, cfg.LogLevel)
 
-	if cfg.DatabaseURL != "" {
-		return errors.New("PostgreSQL (ACTIONGATE_DATABASE_URL) is not supported yet; unset it to use the embedded SQLite database")
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data folder: %w", err)
-	}
-	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "actiongate.db"))
+	db, locker, err := openStore(ctx, cfg)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer db.Close()
 
@@ -119,6 +126,7 @@ func Serve(ctx context.Context, cfg *config.Config, env Env) error {
 		UpstreamTimeout:  cfg.UpstreamTimeout,
 		MaxResponseBytes: cfg.MaxResponseBytes,
 		Logger:           log,
+		Locker:           locker,
 	})
 	handler := server.New(server.Options{Gateway: gw, DB: db, AdminTokenHash: adminHash, Logger: log,
 		UserRate: cfg.UserRate, TokenRate: cfg.TokenRate})
@@ -207,4 +215,25 @@ func adminToken(ctx context.Context, db store.Store, fromEnv string, out io.Writ
 	}
 	fmt.Fprintf(out, "\nGenerated an admin API token. It is shown only this once; store it now:\n\n    %s\n\nUse it as: Authorization: Bearer <token>\n\n", tok)
 	return h, nil
+}
+
+// openStore opens PostgreSQL when a database URL is set, else the SQLite file
+// in the data folder. With PostgreSQL, refreshes are coordinated across
+// replicas by an advisory lock; with SQLite, in-process.
+func openStore(ctx context.Context, cfg *config.Config) (store.Store, gateway.Locker, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("data folder: %w", err)
+	}
+	if cfg.DatabaseURL != "" {
+		db, err := postgres.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open PostgreSQL: %w", err)
+		}
+		return db, db, nil
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "actiongate.db"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open database: %w", err)
+	}
+	return db, nil, nil
 }
