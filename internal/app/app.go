@@ -16,8 +16,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/actiongate/actiongate/internal/apitoken"
 	"github.com/actiongate/actiongate/internal/config"
 	"github.com/actiongate/actiongate/internal/gateway"
 	"github.com/actiongate/actiongate/internal/logging"
@@ -47,6 +49,12 @@ const usage = `actiongate — a self-hosted gateway for AI assistants' API actio
 Usage:
   actiongate serve [flags]   run the gateway (see "actiongate serve -h")
   actiongate migrate [flags] apply database migrations and exit (serve also does at start)
+  actiongate keys rotate     re-wrap every stored secret under the first master key
+  actiongate keys status     count stored secrets by the master key that wraps them
+  actiongate tokens create --name N --scopes invoke[,admin] [--user U] [--expires-in S]
+  actiongate tokens list | tokens revoke <id>
+  actiongate audit list [--action A] [--user U] [--type T] [--limit N]
+  (each also takes serve's settings flags, e.g. --data-dir, --database-url)
   actiongate version         print the version
 `
 
@@ -74,6 +82,8 @@ func Run(ctx context.Context, env Env) error {
 		}
 		fmt.Fprintln(env.Stdout, "database schema is up to date")
 		return db.Close()
+	case "keys", "tokens", "audit":
+		return maintenance(ctx, env)
 	case "version":
 		fmt.Fprintln(env.Stdout, "actiongate", Version)
 		return nil
@@ -87,7 +97,6 @@ func Run(ctx context.Context, env Env) error {
 
 // Meta keys.
 const (
-	metaKeyCheck  = "master_key_check"
 	metaAdminHash = "admin_token_sha256"
 )
 
@@ -95,40 +104,13 @@ const (
 func Serve(ctx context.Context, cfg *config.Config, env Env) error {
 	log := logging.New(env.Stderr, cfg.LogFormat, cfg.LogLevel)
 
-	db, locker, err := openStore(ctx, cfg)
+	rt, err := open(ctx, cfg, log, env.Stdout)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-
-	key, src, err := secrets.LoadMasterKey(secrets.LoadOptions{Env: cfg.MasterKey, File: cfg.MasterKeyFile, DataDir: cfg.DataDir})
-	if err != nil {
-		return fmt.Errorf("master key: %w", err)
-	}
-	if src == secrets.SourceGenerated || src == secrets.SourceDataDir {
-		log.Warn("using a master key stored in the data folder, next to the data it protects; for production set ACTIONGATE_MASTER_KEY or ACTIONGATE_MASTER_KEY_FILE",
-			"file", filepath.Join(cfg.DataDir, "master.key"), "generated", src == secrets.SourceGenerated)
-	}
-	keys := secrets.NewKeyring(key)
-	if err := checkMasterKey(ctx, db, keys); err != nil {
-		return err
-	}
-	adminHash, err := adminToken(ctx, db, cfg.AdminToken, env.Stdout)
-	if err != nil {
-		return err
-	}
-
-	gw := gateway.New(gateway.Options{
-		Store:            db,
-		Keys:             keys,
-		PublicURL:        cfg.PublicURL,
-		AllowPrivate:     cfg.AllowPrivateNetworks,
-		UpstreamTimeout:  cfg.UpstreamTimeout,
-		MaxResponseBytes: cfg.MaxResponseBytes,
-		Logger:           log,
-		Locker:           locker,
-	})
-	handler := server.New(server.Options{Gateway: gw, DB: db, AdminTokenHash: adminHash, Logger: log,
+	defer rt.db.Close()
+	gw := rt.gw
+	handler := server.New(server.Options{Gateway: gw, DB: rt.db, Tokens: apitoken.New(rt.db, rt.adminHash, nil), Logger: log,
 		UserRate: cfg.UserRate, TokenRate: cfg.TokenRate})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -168,12 +150,12 @@ func Serve(ctx context.Context, cfg *config.Config, env Env) error {
 // checkMasterKey fails start-up when the key does not match the one the stored
 // data was encrypted with, instead of producing garbage later.
 func checkMasterKey(ctx context.Context, db store.Store, keys *secrets.Keyring) error {
-	check, err := db.GetMeta(ctx, metaKeyCheck)
+	check, err := db.GetMeta(ctx, gateway.MetaKeyCheck)
 	if errors.Is(err, store.ErrNotFound) {
 		if check, err = secrets.MakeCheck(keys); err != nil {
 			return err
 		}
-		return db.PutMeta(ctx, metaKeyCheck, check)
+		return db.PutMeta(ctx, gateway.MetaKeyCheck, check)
 	}
 	if err != nil {
 		return err
@@ -236,4 +218,80 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, gateway.Lo
 		return nil, nil, fmt.Errorf("open database: %w", err)
 	}
 	return db, nil, nil
+}
+
+// runtime is what serve and the maintenance commands share.
+type runtime struct {
+	db        store.Store
+	keys      *secrets.Keyring
+	adminHash [32]byte
+	gw        *gateway.Gateway
+}
+
+// open opens the store, loads and checks the master keys, bootstraps the admin
+// token and builds the gateway.
+func open(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) (*runtime, error) {
+	db, locker, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*runtime, error) { db.Close(); return nil, err }
+	keys, err := loadKeys(cfg, log)
+	if err != nil {
+		return fail(fmt.Errorf("master key: %w", err))
+	}
+	if err := checkMasterKey(ctx, db, keys); err != nil {
+		return fail(err)
+	}
+	adminHash, err := adminToken(ctx, db, cfg.AdminToken, stdout)
+	if err != nil {
+		return fail(err)
+	}
+	gw := gateway.New(gateway.Options{
+		Store:            db,
+		Keys:             keys,
+		PublicURL:        cfg.PublicURL,
+		AllowPrivate:     cfg.AllowPrivateNetworks,
+		UpstreamTimeout:  cfg.UpstreamTimeout,
+		MaxResponseBytes: cfg.MaxResponseBytes,
+		Logger:           log,
+		Locker:           locker,
+	})
+	return &runtime{db: db, keys: keys, adminHash: adminHash, gw: gw}, nil
+}
+
+// loadKeys reads the master keys. ACTIONGATE_MASTER_KEY (or the key file, one
+// key per line) may hold several keys, comma- or newline-separated: the first
+// wraps new secrets, the others still unwrap old ones — the state during a
+// rotation.
+func loadKeys(cfg *config.Config, log *slog.Logger) (*secrets.Keyring, error) {
+	raw := cfg.MasterKey
+	if cfg.MasterKeyFile != "" {
+		b, err := os.ReadFile(cfg.MasterKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("master key file: %w", err)
+		}
+		raw = string(b)
+	}
+	parts := strings.FieldsFunc(raw, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' || r == ' ' })
+	if len(parts) <= 1 {
+		key, src, err := secrets.LoadMasterKey(secrets.LoadOptions{Env: cfg.MasterKey, File: cfg.MasterKeyFile, DataDir: cfg.DataDir})
+		if err != nil {
+			return nil, err
+		}
+		if src == secrets.SourceGenerated || src == secrets.SourceDataDir {
+			log.Warn("using a master key stored in the data folder, next to the data it protects; for production set ACTIONGATE_MASTER_KEY or ACTIONGATE_MASTER_KEY_FILE",
+				"file", filepath.Join(cfg.DataDir, secrets.KeyFileName), "generated", src == secrets.SourceGenerated)
+		}
+		return secrets.NewKeyring(key), nil
+	}
+	keys := make([]secrets.Key, len(parts))
+	for i, p := range parts {
+		k, err := secrets.ParseKey(p)
+		if err != nil {
+			return nil, fmt.Errorf("key %d of %d: %w", i+1, len(parts), err)
+		}
+		keys[i] = k
+	}
+	return secrets.NewKeyring(keys[0], keys[1:]...), nil
 }

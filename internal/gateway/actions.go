@@ -114,6 +114,7 @@ func (g *Gateway) CreateAction(ctx context.Context, in ActionInput) (*Action, er
 		return nil, err
 	}
 	g.log.Info("action created", "action", a.ID, "auth", a.AuthType, "operations", len(doc.Operations))
+	g.audit(ctx, EventActionCreated, a.ID, "", map[string]any{"name": a.Name, "auth": a.AuthType, "has_secret": a.Secret != nil})
 	return view(&compiled{action: a, auth: in.Auth.Auth, doc: doc}, g.CallbackURL()), nil
 }
 
@@ -128,7 +129,9 @@ func (g *Gateway) UpdateAction(ctx context.Context, id string, in ActionInput) (
 	if err != nil {
 		return nil, err
 	}
+	var authChanged bool
 	a, err := g.store.UpdateAction(ctx, id, func(a *store.Action) error {
+		authChanged = secret != nil || a.AuthType != in.Auth.Type || string(a.AuthConfig) != string(cfg)
 		switch {
 		case secret != nil:
 			ct, err := g.keys.SealString(secrets.New(*secret), secretAAD(id))
@@ -159,6 +162,10 @@ func (g *Gateway) UpdateAction(ctx context.Context, id string, in ActionInput) (
 	}
 	g.forget(id)
 	g.log.Info("action updated", "action", id, "auth", a.AuthType)
+	g.audit(ctx, EventActionUpdated, id, "", map[string]any{"name": a.Name})
+	if authChanged {
+		g.audit(ctx, EventAuthChanged, id, "", map[string]any{"auth": a.AuthType, "secret_replaced": secret != nil})
+	}
 	return view(&compiled{action: a, auth: in.Auth.Auth, doc: doc}, g.CallbackURL()), nil
 }
 
@@ -198,6 +205,7 @@ func (g *Gateway) DeleteAction(ctx context.Context, id string) error {
 	}
 	g.forget(id)
 	g.log.Info("action deleted", "action", id)
+	g.audit(ctx, EventActionDeleted, id, "", nil)
 	return nil
 }
 

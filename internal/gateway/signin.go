@@ -250,6 +250,7 @@ func (g *Gateway) Callback(ctx context.Context, q url.Values, cookie func(name s
 		return internalPage(domain)
 	}
 	g.log.Info("sign-in completed", "action", st.ActionID)
+	g.audit(ctx, EventConnectionCreated, st.ActionID, st.User, map[string]any{"scope": tok.Scope})
 	return &Page{Status: http.StatusOK, Domain: domain, Title: "Signed in to " + domain,
 		Message: "You can close this window and return to the conversation."}
 }
@@ -400,6 +401,7 @@ func (g *Gateway) Disconnect(ctx context.Context, actionID, user string) error {
 		return storeErr(err, "connection for action %q and user %q", actionID, user)
 	}
 	g.log.Info("connection deleted", "action", actionID)
+	g.audit(ctx, EventConnectionRevoked, actionID, user, nil)
 	return nil
 }
 

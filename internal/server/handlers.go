@@ -2,9 +2,12 @@ package server
 
 import (
 	"net/http"
+	"strconv"
 
 	"github.com/actiongate/actiongate/internal/apierr"
+	"github.com/actiongate/actiongate/internal/apitoken"
 	"github.com/actiongate/actiongate/internal/gateway"
+	"github.com/actiongate/actiongate/internal/store"
 )
 
 func (s *Server) createAction(w http.ResponseWriter, r *http.Request) error {
@@ -65,6 +68,11 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
+	user, err := forUser(r, in.User)
+	if err != nil {
+		return err
+	}
+	in.User = user
 	if err := s.perUser.allow(in.User, "user"); err != nil {
 		return err
 	}
@@ -84,7 +92,11 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	si, err := s.gw.Connect(r.Context(), in.User, in.Action)
+	user, err := forUser(r, in.User)
+	if err != nil {
+		return err
+	}
+	si, err := s.gw.Connect(r.Context(), user, in.Action)
 	if err != nil {
 		return err
 	}
@@ -93,7 +105,11 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listConnections(w http.ResponseWriter, r *http.Request) error {
-	cs, err := s.gw.Connections(r.Context(), r.URL.Query().Get("user"))
+	user, err := forUser(r, r.URL.Query().Get("user"))
+	if err != nil {
+		return err
+	}
+	cs, err := s.gw.Connections(r.Context(), user)
 	if err != nil {
 		return err
 	}
@@ -105,6 +121,9 @@ func (s *Server) deleteConnection(w http.ResponseWriter, r *http.Request) error 
 	if r.PathValue("user") == "" {
 		return apierr.New(apierr.InvalidRequest, "user: required in the path")
 	}
+	if _, err := forUser(r, r.PathValue("user")); err != nil {
+		return err
+	}
 	if err := s.gw.Disconnect(r.Context(), r.PathValue("action_id"), r.PathValue("user")); err != nil {
 		return err
 	}
@@ -113,8 +132,84 @@ func (s *Server) deleteConnection(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
-	if err := s.perUser.allow(r.Header.Get(gateway.UserHeader), "user"); err != nil {
+	user, err := forUser(r, r.Header.Get(gateway.UserHeader))
+	if err != nil {
+		return err
+	}
+	if user != "" {
+		r.Header.Set(gateway.UserHeader, user)
+	}
+	if err := s.perUser.allow(user, "user"); err != nil {
 		return err
 	}
 	return s.gw.Proxy(w, r, r.PathValue("action_id"), r.PathValue("path"))
+}
+
+func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
+	var in apitoken.CreateInput
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	t, err := s.tokens.Create(r.Context(), in)
+	if err != nil {
+		return err
+	}
+	s.gw.AuditEvent(r.Context(), gateway.EventTokenCreated, "", t.User, map[string]any{"token": t.ID, "name": t.Name, "scopes": t.Scopes})
+	writeJSON(w, http.StatusCreated, t)
+	return nil
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
+	ts, err := s.tokens.List(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": ts})
+	return nil
+}
+
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	if err := s.tokens.Revoke(r.Context(), id); err != nil {
+		return err
+	}
+	s.gw.AuditEvent(r.Context(), gateway.EventTokenRevoked, "", "", map[string]any{"token": id})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	f := store.AuditFilter{ActionID: q.Get("action"), User: q.Get("user"), Type: q.Get("type")}
+	for name, dst := range map[string]*int64{"after": &f.AfterID} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				return apierr.New(apierr.InvalidRequest, "%s: must be a non-negative integer", name)
+			}
+			*dst = n
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return apierr.New(apierr.InvalidRequest, "limit: must be between 1 and 1000")
+		}
+		f.Limit = n
+	}
+	es, err := s.gw.Audit(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": es})
+	return nil
+}
+
+func (s *Server) rotateKeys(w http.ResponseWriter, r *http.Request) error {
+	res, err := s.gw.RotateKeys(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
 }

@@ -5,8 +5,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +16,9 @@ import (
 	"time"
 
 	"github.com/actiongate/actiongate/internal/apierr"
+	"github.com/actiongate/actiongate/internal/apitoken"
 	"github.com/actiongate/actiongate/internal/gateway"
+	"github.com/actiongate/actiongate/internal/store"
 )
 
 // Pinger reports whether the database is reachable.
@@ -30,7 +30,10 @@ type Pinger interface {
 type Options struct {
 	Gateway *gateway.Gateway
 	DB      Pinger
-	// AdminTokenHash is the SHA-256 of the admin API token.
+	// Tokens checks API tokens. When nil, only AdminTokenHash is accepted.
+	Tokens *apitoken.Service
+	// AdminTokenHash is the SHA-256 of the bootstrap admin token (used when
+	// Tokens is nil).
 	AdminTokenHash [32]byte
 	Logger         *slog.Logger
 	// MaxRequestBytes caps a /v1 request body (default 16 MiB).
@@ -44,7 +47,7 @@ type Options struct {
 type Server struct {
 	gw      *gateway.Gateway
 	db      Pinger
-	admin   [32]byte
+	tokens  *apitoken.Service
 	log     *slog.Logger
 	maxBody int64
 	mux     *http.ServeMux
@@ -56,7 +59,10 @@ var _ http.Handler = (*Server)(nil)
 
 // New returns the handler with every route.
 func New(o Options) *Server {
-	s := &Server{gw: o.Gateway, db: o.DB, admin: o.AdminTokenHash, log: o.Logger, maxBody: o.MaxRequestBytes, mux: http.NewServeMux(),
+	if o.Tokens == nil {
+		o.Tokens = apitoken.New(noTokens{}, o.AdminTokenHash, nil)
+	}
+	s := &Server{gw: o.Gateway, db: o.DB, tokens: o.Tokens, log: o.Logger, maxBody: o.MaxRequestBytes, mux: http.NewServeMux(),
 		perTok: newLimiters(o.TokenRate, 0), perUser: newLimiters(o.UserRate, 0)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -68,17 +74,23 @@ func New(o Options) *Server {
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	m.HandleFunc("GET /readyz", s.ready)
 
-	m.Handle("POST /v1/actions", s.api(s.createAction))
-	m.Handle("GET /v1/actions", s.api(s.listActions))
-	m.Handle("GET /v1/actions/{id}", s.api(s.getAction))
-	m.Handle("PUT /v1/actions/{id}", s.api(s.updateAction))
-	m.Handle("DELETE /v1/actions/{id}", s.api(s.deleteAction))
-	m.Handle("POST /v1/actions/{id}/invoke", s.api(s.invoke))
-	m.Handle("POST /v1/connect", s.api(s.connect))
-	m.Handle("GET /v1/connections", s.api(s.listConnections))
-	m.Handle("DELETE /v1/connections/{action_id}/{user}", s.api(s.deleteConnection))
-	m.Handle("/v1/proxy/{action_id}/{path...}", s.api(s.proxy))
-	m.Handle("/v1/", s.api(func(w http.ResponseWriter, r *http.Request) error {
+	admin, invoke := store.ScopeAdmin, store.ScopeInvoke
+	m.Handle("POST /v1/actions", s.api(admin, s.createAction))
+	m.Handle("GET /v1/actions", s.api(admin, s.listActions))
+	m.Handle("GET /v1/actions/{id}", s.api(admin, s.getAction))
+	m.Handle("PUT /v1/actions/{id}", s.api(admin, s.updateAction))
+	m.Handle("DELETE /v1/actions/{id}", s.api(admin, s.deleteAction))
+	m.Handle("POST /v1/actions/{id}/invoke", s.api(invoke, s.invoke))
+	m.Handle("POST /v1/connect", s.api(invoke, s.connect))
+	m.Handle("GET /v1/connections", s.api(invoke, s.listConnections))
+	m.Handle("DELETE /v1/connections/{action_id}/{user}", s.api(invoke, s.deleteConnection))
+	m.Handle("/v1/proxy/{action_id}/{path...}", s.api(invoke, s.proxy))
+	m.Handle("POST /v1/tokens", s.api(admin, s.createToken))
+	m.Handle("GET /v1/tokens", s.api(admin, s.listTokens))
+	m.Handle("DELETE /v1/tokens/{id}", s.api(admin, s.revokeToken))
+	m.Handle("GET /v1/audit", s.api(admin, s.listAudit))
+	m.Handle("POST /v1/keys/rotate", s.api(admin, s.rotateKeys))
+	m.Handle("/v1/", s.api("", func(w http.ResponseWriter, r *http.Request) error {
 		return apierr.New(apierr.NotFound, "no endpoint %s %s", r.Method, r.URL.Path)
 	}))
 
@@ -104,36 +116,71 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, map[string]string{"status": "ok"})
 }
 
-// api wraps a /v1 handler: token check, body cap, error rendering.
-func (s *Server) api(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
+// api wraps a /v1 handler: token check and scope, rate limit, body cap, error
+// rendering. The principal goes into the request context.
+func (s *Server) api(scope string, h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.authorized(r) {
+		p, err := s.authenticate(r)
+		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="actiongate"`)
-			s.writeErr(w, r, apierr.New(apierr.Unauthorized, "missing or wrong API token (Authorization: Bearer <token>)"))
+			s.writeErr(w, r, err)
 			return
 		}
-		if err := s.perTok.allow("admin", "API token"); err != nil {
+		if scope != "" && !p.Can(scope) {
+			s.writeErr(w, r, apierr.New(apierr.Forbidden, "this API token lacks the %q scope", scope))
+			return
+		}
+		if err := s.perTok.allow(p.TokenID, "API token"); err != nil {
 			s.writeErr(w, r, err)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
-		if err := h(w, r); err != nil {
+		ctx := context.WithValue(gateway.WithActor(r.Context(), p.TokenID), principalKey{}, p)
+		if err := h(w, r.WithContext(ctx)); err != nil {
 			s.writeErr(w, r, err)
 		}
 	})
 }
 
-// authorized checks the bearer token in constant time (comparing hashes, so the
-// token's length does not leak either).
-func (s *Server) authorized(r *http.Request) bool {
-	h := r.Header.Get("Authorization")
-	scheme, tok, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		return false
-	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
-	return subtle.ConstantTimeCompare(sum[:], s.admin[:]) == 1
+type principalKey struct{}
+
+func principal(r *http.Request) *apitoken.Principal {
+	p, _ := r.Context().Value(principalKey{}).(*apitoken.Principal)
+	return p
 }
+
+// authenticate reads the bearer token; the comparison is by hash, in constant
+// time for the bootstrap token.
+func (s *Server) authenticate(r *http.Request) (*apitoken.Principal, error) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return nil, apierr.New(apierr.Unauthorized, "missing or wrong API token (Authorization: Bearer <token>)")
+	}
+	return s.tokens.Authenticate(r.Context(), strings.TrimSpace(tok))
+}
+
+// forUser resolves the end user a request acts for: a token bound to a user
+// can act only for that user (and names it when the request does not).
+func forUser(r *http.Request, user string) (string, error) {
+	p := principal(r)
+	if p == nil || p.User == "" {
+		return user, nil
+	}
+	if user != "" && user != p.User {
+		return "", apierr.New(apierr.Forbidden, "this API token may act only for its own user")
+	}
+	return p.User, nil
+}
+
+// noTokens is the token store of a server built without one.
+type noTokens struct{}
+
+func (noTokens) CreateToken(context.Context, store.Token) error { return errors.New("no token store") }
+func (noTokens) GetTokenByHash(context.Context, []byte) (store.Token, error) {
+	return store.Token{}, store.ErrNotFound
+}
+func (noTokens) ListTokens(context.Context) ([]store.Token, error)    { return nil, nil }
+func (noTokens) RevokeToken(context.Context, string, time.Time) error { return store.ErrNotFound }
 
 func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	e := apierr.From(err)

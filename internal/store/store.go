@@ -66,6 +66,46 @@ type SignInState struct {
 	CreatedAt time.Time
 }
 
+// Token scopes.
+const (
+	ScopeAdmin  = "admin"  // manage actions and tokens, read the audit log
+	ScopeInvoke = "invoke" // invoke, tools, proxy, connect, a user's connections
+)
+
+// Token is an API token. Only the SHA-256 of its secret is stored.
+type Token struct {
+	ID     string
+	Name   string
+	Hash   []byte // SHA-256 of the token secret; unique
+	Scopes []string
+	// User, when set, limits the token to one end user (a per-user MCP token).
+	User      string
+	CreatedAt time.Time
+	ExpiresAt time.Time // zero: never
+	RevokedAt time.Time // zero: active
+}
+
+// AuditEvent is one append-only record of a credential event. It never holds a
+// secret.
+type AuditEvent struct {
+	ID       int64 // assigned by the store, increasing
+	Time     time.Time
+	Actor    string // token id, "cli" or "system"
+	Type     string // e.g. "action.created", "connection.refreshed", "key.rotated"
+	ActionID string
+	User     string
+	Detail   string // short JSON or text, never a secret
+}
+
+// AuditFilter selects audit events; empty fields match everything.
+type AuditFilter struct {
+	ActionID string
+	User     string
+	Type     string
+	AfterID  int64 // only events with a larger ID (paging)
+	Limit    int   // at most this many (backends cap it at 1000; 0 means 100)
+}
+
 // Store is the persistence contract. All methods are safe for concurrent use.
 //
 // Values: nil and empty byte slices both come back nil; other bytes come back
@@ -122,6 +162,32 @@ type Store interface {
 	GetMeta(ctx context.Context, key string) ([]byte, error)
 	// PutMeta sets a named value, replacing any previous one.
 	PutMeta(ctx context.Context, key string, value []byte) error
+
+	// CreateToken stores an API token; ErrConflict if the ID or hash exists.
+	CreateToken(ctx context.Context, t Token) error
+	// GetTokenByHash returns the token with this hash (revoked or not) or
+	// ErrNotFound.
+	GetTokenByHash(ctx context.Context, hash []byte) (Token, error)
+	// ListTokens returns every token ordered by CreatedAt then ID.
+	ListTokens(ctx context.Context) ([]Token, error)
+	// RevokeToken sets RevokedAt (keeping an earlier one); ErrNotFound if the
+	// token does not exist.
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+
+	// AppendAudit appends an event and returns its ID. Events are never
+	// changed or deleted through this interface.
+	AppendAudit(ctx context.Context, e AuditEvent) (int64, error)
+	// ListAudit returns matching events in ascending ID order.
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+
+	// RewrapAll visits every sealed value in the store (action secrets,
+	// access and refresh tokens, PKCE verifiers) in batches. For each it calls
+	// fn; when fn returns changed=true, the value is replaced only if it is
+	// still the one fn saw (compare-and-swap, so a concurrent write wins). It
+	// returns how many values were replaced. It is safe while the store is in
+	// use and may be interrupted and run again: fn decides what still needs
+	// changing.
+	RewrapAll(ctx context.Context, fn func(sealed []byte) (replacement []byte, changed bool, err error)) (int, error)
 
 	// Ping reports whether the database is reachable.
 	Ping(ctx context.Context) error
