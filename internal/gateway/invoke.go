@@ -55,7 +55,7 @@ func (g *Gateway) Invoke(ctx context.Context, actionID string, in InvokeRequest)
 		return nil, apierr.New(apierr.InvalidRequest, "user: required for an oauth action")
 	}
 	pl := g.placement(c, op)
-	req, err := op.BuildRequest(ctx, c.doc.ServerURL, in.Arguments, pl.strip())
+	req, err := op.BuildRequest(ctx, op.ServerURL, in.Arguments, pl.strip())
 	if err != nil {
 		var ae *openapi.ArgumentsError
 		if errors.As(err, &ae) {
@@ -70,7 +70,7 @@ func (g *Gateway) Invoke(ctx context.Context, actionID string, in InvokeRequest)
 			Extra:   map[string]any{"operation": op.ID},
 		}
 	}
-	if err := g.checkDestination(c, req, pl); err != nil {
+	if err := g.checkDestination(c, op, req, pl); err != nil {
 		return nil, err
 	}
 	cred, seen, err := g.credential(ctx, c, in.User, pl)
@@ -91,7 +91,7 @@ func (g *Gateway) Invoke(ctx context.Context, actionID string, in InvokeRequest)
 		if err != nil {
 			return nil, err
 		}
-		if req, err = op.BuildRequest(ctx, c.doc.ServerURL, in.Arguments, pl.strip()); err != nil {
+		if req, err = op.BuildRequest(ctx, op.ServerURL, in.Arguments, pl.strip()); err != nil {
 			return nil, err
 		}
 		if resp, err = g.send(ctx, req, pl, cred); err != nil {
@@ -113,10 +113,14 @@ func (g *Gateway) send(ctx context.Context, req *http.Request, pl placement, cre
 // scheme that is allowed: https, or plain http only for actions that send no
 // credential or when private networks are allowed. (Addresses are checked again
 // when dialling, by netguard.)
-func (g *Gateway) checkDestination(c *compiled, req *http.Request, pl placement) error {
+func (g *Gateway) checkDestination(c *compiled, op *openapi.Operation, req *http.Request, pl placement) error {
 	host := req.URL.Hostname()
-	if !strings.EqualFold(host, c.doc.Domain()) {
-		return apierr.New(apierr.DestinationBlocked, "request would go to %q, not the action's server %q", host, c.doc.Domain())
+	want := c.doc.Domain()
+	if u, err := url.Parse(op.ServerURL); err == nil && u.Hostname() != "" {
+		want = u.Hostname() // the operation's own server, declared by the document
+	}
+	if !strings.EqualFold(host, want) {
+		return apierr.New(apierr.DestinationBlocked, "request would go to %q, not the action's server %q", host, want)
 	}
 	if req.URL.Scheme == "http" && pl.kind != placeNone && !g.allowPrivate {
 		return apierr.New(apierr.DestinationBlocked, "credentials are never sent over plain http (server %s)", c.doc.ServerURL)
