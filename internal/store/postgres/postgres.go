@@ -8,15 +8,20 @@
 // (e.g. postgres://…/db?search_path=actiongate).
 //
 // Types: times are timestamptz, which keeps microseconds; they are read back in
-// UTC, and a zero ExpiresAt is NULL. Byte slices are bytea, NULL for nil or
-// empty. Keys are text in the "C" collation, so they order by byte value; like
-// every PostgreSQL text, they cannot hold NUL bytes or invalid UTF-8.
+// UTC, and a zero ExpiresAt or RevokedAt is NULL. Byte slices are bytea, NULL
+// for nil or empty; token scopes are a text[]. Keys are text in the "C"
+// collation, so they order by byte value; like every PostgreSQL text, they
+// cannot hold NUL bytes or invalid UTF-8.
 //
 // Read-modify-write updates run at READ COMMITTED and lock the row with SELECT …
 // FOR UPDATE, so concurrent updates of one record, from any replica, take turns
 // instead of losing one another's changes. A transaction that PostgreSQL aborts
 // with a serialization failure or a deadlock is retried a few times, calling
 // the update's fn again.
+//
+// Audit events take their IDs from an identity column while holding an
+// advisory lock, so that they commit in ID order and a reader paging with
+// AfterID never skips an event that commits late.
 //
 // WithConnectionLock coordinates work on one connection across replicas with a
 // transaction-scoped advisory lock.
@@ -70,6 +75,9 @@ type Store struct {
 	// isolation is the isolation level of update transactions: ReadCommitted,
 	// changed only by tests that need serialization failures.
 	isolation pgx.TxIsoLevel
+	// rewrapBatch is how many rows RewrapAll reads at a time: defaultRewrapBatch,
+	// changed only by tests.
+	rewrapBatch int
 
 	closeOnce sync.Once
 }
@@ -114,7 +122,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &Store{pool: pool, locks: locks, isolation: pgx.ReadCommitted}, nil
+	return &Store{pool: pool, locks: locks, isolation: pgx.ReadCommitted, rewrapBatch: defaultRewrapBatch}, nil
 }
 
 // setDefaults names connections "actiongate" in pg_stat_activity unless the

@@ -117,10 +117,17 @@ func openTest(t testing.TB) *Store {
 	return openAt(t, u)
 }
 
+// TestConformance runs the suite with RewrapAll reading two rows at a time, so
+// that its small data sets span several batches; TestRewrapAllDefaultBatch
+// covers the default size.
 func TestConformance(t *testing.T) {
 	serverURL(t)
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t) })
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s := openTest(t)
+		s.rewrapBatch = 2
+		return s
+	})
 }
 
 func TestReopenKeepsData(t *testing.T) {

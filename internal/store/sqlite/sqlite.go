@@ -9,7 +9,8 @@
 // connections that run alongside the writer.
 //
 // Times are stored as integer unix microseconds in UTC (NULL for a zero
-// ExpiresAt); byte slices as BLOBs, NULL for nil or empty.
+// ExpiresAt or RevokedAt); byte slices as BLOBs, NULL for nil or empty; token
+// scopes as a JSON array.
 package sqlite
 
 import (
@@ -48,6 +49,10 @@ type Store struct {
 	write *sql.DB // one connection; transactions BEGIN IMMEDIATE
 	read  *sql.DB // several connections; query_only
 
+	// rewrapBatch is how many rows RewrapAll reads at a time: defaultRewrapBatch,
+	// changed only by tests.
+	rewrapBatch int
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -70,7 +75,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 
-	s := &Store{path: abs}
+	s := &Store{path: abs, rewrapBatch: defaultRewrapBatch}
 	s.write, err = sql.Open("sqlite", dsn(abs, "_txlock=immediate", "_pragma=journal_mode(WAL)"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)

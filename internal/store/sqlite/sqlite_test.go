@@ -35,8 +35,15 @@ func openTemp(t testing.TB) *Store {
 	return openAt(t, filepath.Join(t.TempDir(), "actiongate.db"))
 }
 
+// TestConformance runs the suite with RewrapAll reading two rows at a time, so
+// that its small data sets span several batches; TestRewrapAllDefaultBatch
+// covers the default size.
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s := openTemp(t)
+		s.rewrapBatch = 2
+		return s
+	})
 }
 
 func TestReopenKeepsData(t *testing.T) {

@@ -18,16 +18,30 @@ import (
 // return a new, empty store and register a t.Cleanup that closes it; the suite
 // closes some stores itself, so that cleanup must accept a store already closed.
 //
-// Beyond the interface comments in package store, the suite fixes two things
+// Beyond the interface comments in package store, the suite fixes some things
 // those comments leave open, so that every backend behaves the same way:
 //
 //   - Byte slices come back exactly as stored, except that an empty slice and nil
 //     are the same value: both come back nil. An absent RefreshToken, Secret,
-//     Verifier or AuthConfig is therefore always nil, never empty.
+//     Verifier or AuthConfig is therefore always nil, never empty. Likewise a
+//     token's Scopes: nil and empty both come back nil.
 //   - Times come back in UTC, to the microsecond: a time in whole microseconds
 //     comes back Equal to the one stored, whatever its location, and the digits
 //     below the microsecond may be truncated or rounded. The zero time comes
 //     back zero.
+//   - Audit IDs are positive, so that the zero AfterID lists every event. A
+//     negative Limit counts as 0 (100 events). A reader paging with AfterID
+//     while others append misses no event: IDs become visible in increasing
+//     order.
+//   - RewrapAll calls fn outside any write transaction, one value at a time, so
+//     fn may use the store; an error from fn stops the run, no further value is
+//     visited, and RewrapAll returns that error (errors.Is) with the number of
+//     values it did replace. "Exactly once" holds for the rows present for the
+//     whole run.
+//   - Input that would lose data is refused with an error that is neither
+//     sentinel: CreateToken without a Hash, RevokeToken at the zero time (which
+//     would mean "active"), and an empty replacement from RewrapAll's fn with
+//     changed=true (which would erase the secret).
 //
 // Keys in the suite are lowercase ASCII, so "ordered by ID" means the same thing
 // under byte order and under any common collation.
@@ -64,6 +78,27 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Meta", testMeta},
 		{"Bytes", testBytes},
 		{"Times", testTimes},
+		{"CreateGetToken", testCreateGetToken},
+		{"TokenScopes", testTokenScopes},
+		{"CreateTokenConflict", testCreateTokenConflict},
+		{"GetTokenByHashNotFound", testGetTokenByHashNotFound},
+		{"ListTokens", testListTokens},
+		{"RevokeToken", testRevokeToken},
+		{"TokenInvalid", testTokenInvalid},
+		{"AppendListAudit", testAppendListAudit},
+		{"ListAuditFilters", testListAuditFilters},
+		{"ListAuditPaging", testListAuditPaging},
+		{"ListAuditLimit", testListAuditLimit},
+		{"AppendAuditConcurrent", testAppendAuditConcurrent},
+		{"ListAuditWhileAppending", testListAuditWhileAppending},
+		{"AuditOutlivesAction", testAuditOutlivesAction},
+		{"RewrapAll", testRewrapAll},
+		{"RewrapAllUnchanged", testRewrapAllUnchanged},
+		{"RewrapAllCompareAndSwap", testRewrapAllCompareAndSwap},
+		{"RewrapAllConcurrentDelete", testRewrapAllConcurrentDelete},
+		{"RewrapAllConcurrentWrites", testRewrapAllConcurrentWrites},
+		{"RewrapAllFnError", testRewrapAllFnError},
+		{"RewrapAllEmptyReplacement", testRewrapAllEmptyReplacement},
 		{"Close", testClose},
 	}
 	for _, tc := range tests {
@@ -167,6 +202,11 @@ func checkEqual[T any](t *testing.T, what string, got, want T) {
 		case []byte:
 			g := gv.Field(i).Interface().([]byte)
 			if !bytes.Equal(g, w) || (w == nil && g != nil) {
+				t.Errorf("%s: %s = %#v, want %#v", what, name, g, w)
+			}
+		case []string:
+			g := gv.Field(i).Interface().([]string)
+			if !slices.Equal(g, w) || (w == nil && g != nil) {
 				t.Errorf("%s: %s = %#v, want %#v", what, name, g, w)
 			}
 		default:
