@@ -170,12 +170,13 @@ type Store interface {
 	GetTokenByHash(ctx context.Context, hash []byte) (Token, error)
 	// ListTokens returns every token ordered by CreatedAt then ID.
 	ListTokens(ctx context.Context) ([]Token, error)
-	// RevokeToken sets RevokedAt (keeping an earlier one); ErrNotFound if the
-	// token does not exist.
+	// RevokeToken sets RevokedAt to the earlier of the stored and the given
+	// time; ErrNotFound if the token does not exist. A zero time is refused.
 	RevokeToken(ctx context.Context, id string, at time.Time) error
 
 	// AppendAudit appends an event and returns its ID. Events are never
-	// changed or deleted through this interface.
+	// changed or deleted through this interface, and IDs become visible in
+	// increasing order, so paging with AfterID never skips an event.
 	AppendAudit(ctx context.Context, e AuditEvent) (int64, error)
 	// ListAudit returns matching events in ascending ID order.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
@@ -184,9 +185,10 @@ type Store interface {
 	// access and refresh tokens, PKCE verifiers) in batches. For each it calls
 	// fn; when fn returns changed=true, the value is replaced only if it is
 	// still the one fn saw (compare-and-swap, so a concurrent write wins). It
-	// returns how many values were replaced. It is safe while the store is in
-	// use and may be interrupted and run again: fn decides what still needs
-	// changing.
+	// returns how many values were replaced. fn is called outside any
+	// transaction, never concurrently, and may use the store; an error from fn
+	// stops the run and is returned. It is safe while the store is in use and
+	// may be interrupted and run again: fn decides what still needs changing.
 	RewrapAll(ctx context.Context, fn func(sealed []byte) (replacement []byte, changed bool, err error)) (int, error)
 
 	// Ping reports whether the database is reachable.
