@@ -141,8 +141,10 @@ func (g *Gateway) load(ctx context.Context, id string) (*compiled, error) {
 	c := g.cache[id]
 	g.mu.Unlock()
 	if c != nil && c.action.UpdatedAt.Equal(a.UpdatedAt) {
-		c.action = a
-		return c, nil
+		// A copy: the cached value is shared by concurrent calls.
+		cp := *c
+		cp.action = a
+		return &cp, nil
 	}
 	c, err = compile(a)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +18,8 @@ import (
 // Locker runs fn while holding the refresh lock of one connection, so that one
 // refresh per connection happens at a time. The in-process implementation
 // (KeyedMutex) serves one replica; a PostgreSQL advisory lock serves a fleet.
-// Waits end with ctx.
+// Waits end with ctx. Once fn runs, the lock must be held until fn returns,
+// even if ctx ends meanwhile: fn finishes a refresh its caller has abandoned.
 type Locker interface {
 	WithConnectionLock(ctx context.Context, actionID, user string, fn func(ctx context.Context) error) error
 }
@@ -119,10 +121,46 @@ func (g *Gateway) userToken(ctx context.Context, c *compiled, user string) (secr
 // already, and its token is used without a token request. force refreshes even a
 // token that looks fresh (the API answered 401 to it).
 func (g *Gateway) refresh(ctx context.Context, c *compiled, user string, seen []byte, force bool) (secrets.Secret, []byte, error) {
-	var tok secrets.Secret
-	var sealed []byte
-	err := g.locker.WithConnectionLock(ctx, c.action.ID, user, func(ctx context.Context) error {
-		conn, err := g.store.GetConnection(ctx, c.action.ID, user)
+	tok, sealed, _, err := g.refreshConn(ctx, c, user, seen, force)
+	return tok, sealed, err
+}
+
+// errReplaced aborts a store update: the connection is no longer the one the
+// refresh started from (the user signed in again meanwhile).
+var errReplaced = errors.New("connection replaced during refresh")
+
+// refreshConn is refresh; refreshed reports whether this call's own token
+// request succeeded (rather than another caller's result being used).
+//
+// Waiting for the lock ends with ctx, and after the upstream timeout at most, so
+// that a hung provider does not hang every call queued behind its refresh. Once
+// the lock is held the refresh no longer depends on ctx: it runs to completion
+// (bounded by the upstream timeout) even if the caller goes away, because a
+// provider that rotated the refresh token has already retired the old one, and
+// losing the new one would lose the connection (Q09).
+func (g *Gateway) refreshConn(ctx context.Context, c *compiled, user string, seen []byte, force bool) (tok secrets.Secret, sealed []byte, refreshed bool, err error) {
+	actionID := c.action.ID
+	aad := connAAD(actionID, user)
+	use := func(conn *store.Connection) error {
+		var err error
+		tok, err = g.keys.OpenString(conn.AccessToken, aad+":access")
+		sealed = conn.AccessToken
+		return err
+	}
+	// shared uses a token someone else stored.
+	shared := func(conn *store.Connection) error {
+		g.stats.Shared.Add(1)
+		g.log.Debug("token refresh shared", "action", actionID)
+		return use(conn)
+	}
+	wait, cancelWait := context.WithTimeout(ctx, g.timeout)
+	defer cancelWait()
+	locked := false
+	var fnErr error
+	body := func(lockCtx context.Context) error {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(lockCtx), g.timeout)
+		defer cancel()
+		conn, err := g.store.GetConnection(ctx, actionID, user)
 		if errors.Is(err, store.ErrNotFound) {
 			return g.signInRequired(c, user)
 		}
@@ -132,21 +170,15 @@ func (g *Gateway) refresh(ctx context.Context, c *compiled, user string, seen []
 		if conn.Status != store.StatusConnected {
 			return g.signInRequired(c, user)
 		}
-		aad := connAAD(c.action.ID, user)
+		// Re-read under the lock: another caller may have refreshed already.
 		if !bytes.Equal(conn.AccessToken, seen) && !g.needsRefresh(&conn) {
-			g.stats.Shared.Add(1)
-			tok, err = g.keys.OpenString(conn.AccessToken, aad+":access")
-			sealed = conn.AccessToken
-			return err
+			return shared(&conn)
 		}
 		if !force && !g.needsRefresh(&conn) {
-			tok, err = g.keys.OpenString(conn.AccessToken, aad+":access")
-			sealed = conn.AccessToken
-			return err
+			return use(&conn)
 		}
 		if conn.RefreshToken == nil {
-			g.markNeedsReauth(ctx, c.action.ID, user, "no refresh token")
-			return g.signInRequired(c, user)
+			return g.refused(ctx, c, user, conn.RefreshToken, "no refresh token", shared)
 		}
 		rt, err := g.keys.OpenString(conn.RefreshToken, aad+":refresh")
 		if err != nil {
@@ -160,17 +192,17 @@ func (g *Gateway) refresh(ctx context.Context, c *compiled, user string, seen []
 		if err != nil {
 			if oauth.IsTransient(err) || ctx.Err() != nil {
 				g.stats.Transient.Add(1)
-				g.log.Warn("token refresh failed; tokens kept, will retry", "action", c.action.ID, "err", err)
-				return &apierr.Error{Code: apierr.UpstreamUnreachable,
-					Message: "could not refresh the sign-in with " + c.doc.Domain() + "; try again shortly", Cause: err}
+				g.log.Warn("token refresh failed; tokens kept, will retry", "action", actionID, "err", err)
+				return refreshUnavailable(c, err)
 			}
 			// Terminal (invalid_grant or another refusal): the user must sign in
 			// again. Stored tokens are never overwritten with empties (Q13).
-			g.markNeedsReauth(ctx, c.action.ID, user, "refresh refused")
-			g.log.Warn("token refresh refused; user must sign in again", "action", c.action.ID, "err", err)
-			return g.signInRequired(c, user)
+			g.log.Warn("token refresh refused; user must sign in again", "action", actionID, "err", err)
+			return g.refused(ctx, c, user, conn.RefreshToken, "refresh refused", shared)
 		}
-		// Persist before anyone uses the new tokens (Q09, Q10).
+		// Persist before anyone uses the new tokens (Q09, Q10), in one
+		// transaction, unless the user signed in again meanwhile: then that newer
+		// grant stays and is used.
 		at, err := g.keys.SealString(newTok.AccessToken, aad+":access")
 		if err != nil {
 			return err
@@ -181,7 +213,12 @@ func (g *Gateway) refresh(ctx context.Context, c *compiled, user string, seen []
 				return err
 			}
 		}
-		_, err = g.store.UpdateConnection(ctx, c.action.ID, user, func(cn *store.Connection) error {
+		var cur store.Connection
+		_, err = g.store.UpdateConnection(ctx, actionID, user, func(cn *store.Connection) error {
+			if !bytes.Equal(cn.RefreshToken, conn.RefreshToken) {
+				cur = *cn
+				return errReplaced
+			}
 			cn.AccessToken = at
 			if rtNew != nil {
 				cn.RefreshToken = rtNew // else keep the stored one (Q08)
@@ -194,30 +231,85 @@ func (g *Gateway) refresh(ctx context.Context, c *compiled, user string, seen []
 			cn.UpdatedAt = g.now().UTC()
 			return nil
 		})
-		if err != nil {
+		switch {
+		case errors.Is(err, errReplaced):
+			g.stats.Refreshed.Add(1)
+			refreshed = true
+			g.log.Info("token refreshed, but the user signed in again meanwhile; keeping the new sign-in", "action", actionID)
+			if cur.Status != store.StatusConnected {
+				return g.signInRequired(c, user)
+			}
+			return use(&cur)
+		case errors.Is(err, store.ErrNotFound): // disconnected meanwhile
+			return g.signInRequired(c, user)
+		case err != nil:
+			g.log.Error("storing refreshed tokens failed", "action", actionID, "rotated", rtNew != nil, "err", err)
 			return err
 		}
 		g.stats.Refreshed.Add(1)
-		g.log.Info("token refreshed", "action", c.action.ID, "rotated", rtNew != nil)
+		refreshed = true
+		g.log.Info("token refreshed", "action", actionID, "rotated", rtNew != nil)
 		tok, sealed = newTok.AccessToken, at
 		return nil
-	})
-	if err != nil && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) && ctx.Err() != nil {
-		return secrets.Secret{}, nil, &apierr.Error{Code: apierr.UpstreamTimeout, Message: "timed out waiting to refresh the sign-in", Cause: err}
 	}
-	return tok, sealed, err
+	err = g.locker.WithConnectionLock(wait, actionID, user, func(lockCtx context.Context) error {
+		locked = true
+		fnErr = body(lockCtx)
+		return fnErr
+	})
+	if err != nil && locked && fnErr == nil {
+		// The work was done under the lock; only releasing it failed (a
+		// PostgreSQL lock whose session died). What was stored stands.
+		g.log.Warn("connection lock not released cleanly; the refresh stands", "action", actionID, "err", err)
+		err = nil
+	}
+	if err != nil && !locked && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		return secrets.Secret{}, nil, false, &apierr.Error{Code: apierr.UpstreamTimeout, Message: "timed out waiting to refresh the sign-in", Cause: err}
+	}
+	if err != nil {
+		return secrets.Secret{}, nil, refreshed, err
+	}
+	return tok, sealed, refreshed, nil
 }
 
-func (g *Gateway) markNeedsReauth(ctx context.Context, actionID, user, why string) {
-	_, err := g.store.UpdateConnection(ctx, actionID, user, func(cn *store.Connection) error {
+// refreshUnavailable is the error for a transient refresh failure.
+func refreshUnavailable(c *compiled, err error) error {
+	domain := c.doc.Domain()
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return &apierr.Error{Code: apierr.UpstreamTimeout,
+			Message: domain + " did not answer in time while refreshing the sign-in; try again shortly", Cause: err}
+	}
+	return &apierr.Error{Code: apierr.UpstreamUnreachable,
+		Message: "could not refresh the sign-in with " + domain + "; try again shortly", Cause: err}
+}
+
+// refused handles a connection whose refresh token was refused (or that has
+// none): it is marked needs_reauth and the call answers sign_in_required. But
+// the connection is re-read first, in the marking transaction (Q09): if its
+// refresh token is no longer the one refused, the user signed in again
+// meanwhile, and that connection is used instead (through useOther).
+func (g *Gateway) refused(ctx context.Context, c *compiled, user string, refusedRT []byte, why string, useOther func(*store.Connection) error) error {
+	var cur store.Connection
+	_, err := g.store.UpdateConnection(ctx, c.action.ID, user, func(cn *store.Connection) error {
+		if !bytes.Equal(cn.RefreshToken, refusedRT) {
+			cur = *cn
+			return errReplaced
+		}
 		cn.Status = store.StatusNeedsReauth
 		cn.UpdatedAt = g.now().UTC()
 		return nil
 	})
-	g.stats.NeedsReauth.Add(1)
-	if err != nil {
-		g.log.Error("mark connection needs_reauth", "action", actionID, "err", err)
-		return
+	switch {
+	case err == nil:
+		g.stats.NeedsReauth.Add(1)
+		g.log.Info("connection needs sign-in again", "action", c.action.ID, "reason", why)
+	case errors.Is(err, errReplaced) && cur.Status == store.StatusConnected:
+		g.log.Info("refresh refused, but the user signed in again meanwhile; using the new sign-in", "action", c.action.ID)
+		return useOther(&cur)
+	case errors.Is(err, errReplaced), errors.Is(err, store.ErrNotFound):
+	default:
+		g.log.Error("mark connection needs_reauth", "action", c.action.ID, "err", err)
 	}
-	g.log.Info("connection needs sign-in again", "action", actionID, "reason", why)
+	return g.signInRequired(c, user)
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/actiongate/actiongate/internal/store"
 )
 
 // Background refresh: each replica remembers which connections it served
@@ -79,16 +81,17 @@ func (g *Gateway) Sweep(ctx context.Context, lookahead time.Duration) int {
 
 func (g *Gateway) sweepOne(ctx context.Context, actionID, user string, before time.Time) bool {
 	conn, err := g.store.GetConnection(ctx, actionID, user)
-	if err != nil || conn.Status != "connected" || conn.ExpiresAt.IsZero() || conn.ExpiresAt.After(before) || conn.RefreshToken == nil {
+	if err != nil || conn.Status != store.StatusConnected || conn.ExpiresAt.IsZero() || conn.ExpiresAt.After(before) || conn.RefreshToken == nil {
 		return false
 	}
 	c, err := g.load(ctx, actionID)
 	if err != nil || c.auth.Type != AuthOAuth {
 		return false
 	}
-	before0 := g.stats.Refreshed.Load()
-	_, _, err = g.refresh(ctx, c, user, conn.AccessToken, true)
-	return err == nil && g.stats.Refreshed.Load() > before0
+	// Counted only if this sweep's own token request succeeded: a refresh
+	// another caller made meanwhile is theirs.
+	_, _, refreshed, err := g.refreshConn(ctx, c, user, conn.AccessToken, true)
+	return err == nil && refreshed
 }
 
 // RunSweeper sweeps every interval (±10% jitter, so replicas spread out) until
