@@ -207,6 +207,11 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, gateway.Lo
 		return nil, nil, fmt.Errorf("data folder: %w", err)
 	}
 	if cfg.DatabaseURL != "" {
+		if cfg.MasterKey == "" && cfg.MasterKeyFile == "" {
+			// Replicas generating keys into their own data folders would seal
+			// shared data under different keys.
+			return nil, nil, errors.New("with PostgreSQL, set ACTIONGATE_MASTER_KEY or ACTIONGATE_MASTER_KEY_FILE (the same on every replica)")
+		}
 		db, err := postgres.Open(ctx, cfg.DatabaseURL)
 		if err != nil {
 			return nil, nil, fmt.Errorf("open PostgreSQL: %w", err)

@@ -249,6 +249,7 @@ func (g *Gateway) refreshConn(ctx context.Context, c *compiled, user string, see
 		g.stats.Refreshed.Add(1)
 		refreshed = true
 		g.log.Info("token refreshed", "action", actionID, "rotated", rtNew != nil)
+		g.audit(ctx, EventConnectionRefreshed, actionID, user, map[string]any{"rotated": rtNew != nil})
 		tok, sealed = newTok.AccessToken, at
 		return nil
 	}
@@ -304,6 +305,7 @@ func (g *Gateway) refused(ctx context.Context, c *compiled, user string, refused
 	case err == nil:
 		g.stats.NeedsReauth.Add(1)
 		g.log.Info("connection needs sign-in again", "action", c.action.ID, "reason", why)
+		g.audit(ctx, EventConnectionReauth, c.action.ID, user, map[string]any{"reason": why})
 	case errors.Is(err, errReplaced) && cur.Status == store.StatusConnected:
 		g.log.Info("refresh refused, but the user signed in again meanwhile; using the new sign-in", "action", c.action.ID)
 		return useOther(&cur)

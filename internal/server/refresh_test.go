@@ -24,7 +24,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,92 +31,9 @@ import (
 	"time"
 
 	"github.com/actiongate/actiongate/internal/gateway"
-	"github.com/actiongate/actiongate/internal/logging"
-	"github.com/actiongate/actiongate/internal/netguard"
 	"github.com/actiongate/actiongate/internal/oauth/oauthtest"
-	"github.com/actiongate/actiongate/internal/secrets"
-	"github.com/actiongate/actiongate/internal/server"
 	"github.com/actiongate/actiongate/internal/store"
-	"github.com/actiongate/actiongate/internal/store/sqlite"
 )
-
-// ---------------------------------------------------------------------------
-// Harness additions
-
-// stackConfig tunes newStackWith beyond what newStack offers.
-type stackConfig struct {
-	upstreamTimeout time.Duration
-	locker          gateway.Locker
-}
-
-// tstack is a stack with its database and a hook in the gateway's transport
-// (below the recorder, so the recorder still sees every answer).
-type tstack struct {
-	*stack
-	db   *sqlite.Store
-	hook *hookTransport
-}
-
-// newStackWith builds a stack like newStack does, with cfg applied and a
-// transport hook installed before the server starts.
-func newStackWith(t *testing.T, cfg stackConfig) *tstack {
-	t.Helper()
-	dir := t.TempDir()
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "actiongate.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	key, err := secrets.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &stack{t: t, dir: dir, clock: &clock{now: time.Now()}, logs: &syncBuffer{}}
-	client := netguard.NewClient(netguard.Policy{AllowPrivate: true})
-	hook := &hookTransport{next: client.Transport}
-	s.rec = &recorder{next: hook}
-	client.Transport = s.rec
-	log := logging.New(s.logs, "json", "debug")
-	s.srv = httptest.NewUnstartedServer(nil)
-	s.gw = gateway.New(gateway.Options{
-		Store:           db,
-		Keys:            secrets.NewKeyring(key),
-		PublicURL:       "http://" + s.srv.Listener.Addr().String(),
-		AllowPrivate:    true,
-		Logger:          log,
-		Now:             s.clock.Now,
-		HTTPClient:      client,
-		UpstreamTimeout: cfg.upstreamTimeout,
-		Locker:          cfg.locker,
-	})
-	s.srv.Config.Handler = server.New(server.Options{Gateway: s.gw, DB: db, AdminTokenHash: hashOf(adminToken), Logger: log})
-	s.srv.Start()
-	t.Cleanup(s.srv.Close)
-	return &tstack{stack: s, db: db, hook: hook}
-}
-
-// hookTransport lets a test intercept the gateway's outgoing requests.
-type hookTransport struct {
-	next http.RoundTripper
-	mu   sync.Mutex
-	fn   func(req *http.Request, next http.RoundTripper) (*http.Response, error)
-}
-
-func (h *hookTransport) set(fn func(req *http.Request, next http.RoundTripper) (*http.Response, error)) {
-	h.mu.Lock()
-	h.fn = fn
-	h.mu.Unlock()
-}
-
-func (h *hookTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	h.mu.Lock()
-	fn := h.fn
-	h.mu.Unlock()
-	if fn == nil {
-		return h.next.RoundTrip(req)
-	}
-	return fn(req, h.next)
-}
 
 // onRefresh installs a hook that hands refresh_token grant requests to fn and
 // passes everything else (code exchanges, API calls) through.

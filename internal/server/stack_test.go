@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/actiongate/actiongate/internal/apitoken"
 	"github.com/actiongate/actiongate/internal/gateway"
 	"github.com/actiongate/actiongate/internal/logging"
 	"github.com/actiongate/actiongate/internal/netguard"
@@ -87,37 +88,96 @@ type stack struct {
 	responses bytes.Buffer
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t *testing.T) *stack { return newStackWith(t, stackConfig{}).stack }
+
+// stackConfig tunes newStackWith beyond what newStack offers.
+type stackConfig struct {
+	upstreamTimeout time.Duration
+	locker          gateway.Locker
+	// dir and keys reuse a data folder and choose the master keys, to restart
+	// a gateway on the same database (key rotation). Defaults: a new folder,
+	// one new key.
+	dir  string
+	keys *secrets.Keyring
+}
+
+// tstack is a stack with its database, its keys and a hook in the gateway's
+// transport (below the recorder, so the recorder still sees every answer).
+type tstack struct {
+	*stack
+	db   *sqlite.Store
+	keys *secrets.Keyring
+	hook *hookTransport
+}
+
+// newStackWith builds a stack with cfg applied and a transport hook installed
+// before the server starts. API tokens are checked against the database, with
+// adminToken as the bootstrap token.
+func newStackWith(t *testing.T, cfg stackConfig) *tstack {
 	t.Helper()
-	dir := t.TempDir()
+	dir := cfg.dir
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "actiongate.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	key, err := secrets.GenerateKey()
-	if err != nil {
-		t.Fatal(err)
+	keys := cfg.keys
+	if keys == nil {
+		key, err := secrets.GenerateKey()
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = secrets.NewKeyring(key)
 	}
 	s := &stack{t: t, dir: dir, clock: &clock{now: time.Now()}, logs: &syncBuffer{}}
 	client := netguard.NewClient(netguard.Policy{AllowPrivate: true})
-	s.rec = &recorder{next: client.Transport}
+	hook := &hookTransport{next: client.Transport}
+	s.rec = &recorder{next: hook}
 	client.Transport = s.rec
 	log := logging.New(s.logs, "json", "debug")
 	s.srv = httptest.NewUnstartedServer(nil)
 	s.gw = gateway.New(gateway.Options{
-		Store:        db,
-		Keys:         secrets.NewKeyring(key),
-		PublicURL:    "http://" + s.srv.Listener.Addr().String(),
-		AllowPrivate: true,
-		Logger:       log,
-		Now:          s.clock.Now,
-		HTTPClient:   client,
+		Store:           db,
+		Keys:            keys,
+		PublicURL:       "http://" + s.srv.Listener.Addr().String(),
+		AllowPrivate:    true,
+		Logger:          log,
+		Now:             s.clock.Now,
+		HTTPClient:      client,
+		UpstreamTimeout: cfg.upstreamTimeout,
+		Locker:          cfg.locker,
 	})
-	s.srv.Config.Handler = server.New(server.Options{Gateway: s.gw, DB: db, AdminTokenHash: hashOf(adminToken), Logger: log})
+	s.srv.Config.Handler = server.New(server.Options{Gateway: s.gw, DB: db,
+		Tokens: apitoken.New(db, hashOf(adminToken), s.clock.Now), Logger: log})
 	s.srv.Start()
 	t.Cleanup(s.srv.Close)
-	return s
+	return &tstack{stack: s, db: db, keys: keys, hook: hook}
+}
+
+// hookTransport lets a test intercept the gateway's outgoing requests.
+type hookTransport struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	fn   func(req *http.Request, next http.RoundTripper) (*http.Response, error)
+}
+
+func (h *hookTransport) set(fn func(req *http.Request, next http.RoundTripper) (*http.Response, error)) {
+	h.mu.Lock()
+	h.fn = fn
+	h.mu.Unlock()
+}
+
+func (h *hookTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	h.mu.Lock()
+	fn := h.fn
+	h.mu.Unlock()
+	if fn == nil {
+		return h.next.RoundTrip(req)
+	}
+	return fn(req, h.next)
 }
 
 // callbackURL is the gateway's OAuth redirect URI.
