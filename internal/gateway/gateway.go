@@ -68,6 +68,8 @@ type Gateway struct {
 
 	mu    sync.Mutex
 	cache map[string]*compiled // by action id
+
+	tools toolCache // tools.go
 }
 
 // UserAgent identifies actiongate to APIs and providers (some, like Reddit,
