@@ -17,6 +17,7 @@ import (
 
 	"github.com/actiongate/actiongate/internal/apierr"
 	"github.com/actiongate/actiongate/internal/apitoken"
+	"github.com/actiongate/actiongate/internal/console"
 	"github.com/actiongate/actiongate/internal/gateway"
 	"github.com/actiongate/actiongate/internal/store"
 )
@@ -99,6 +100,7 @@ func New(o Options) *Server {
 
 	m.HandleFunc("GET /oauth/start", s.startSignIn)
 	m.HandleFunc("GET /oauth/callback", s.callback)
+	m.Handle(console.Prefix, console.New(console.Options{Gateway: s.gw, Tokens: s.tokens, Logger: s.log}))
 	return s
 }
 
