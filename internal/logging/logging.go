@@ -7,9 +7,12 @@ package logging
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -84,11 +87,41 @@ func redact(a slog.Attr) slog.Attr {
 		}
 		return slog.Group(a.Key, red...)
 	case slog.KindAny:
-		if h, ok := v.Any().(http.Header); ok {
-			return slog.Any(a.Key, Header(h))
+		switch x := v.Any().(type) {
+		case http.Header:
+			return slog.Any(a.Key, Header(x))
+		case error:
+			return slog.String(a.Key, Error(x))
 		}
 	}
 	return slog.Attr{Key: a.Key, Value: v}
+}
+
+// Error renders err for a log line with the query string and user info of any
+// URL it carries removed: Go's *url.Error repeats the whole request URL, where
+// an API key may sit in the query.
+func Error(err error) string {
+	msg := err.Error()
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.URL != "" {
+		msg = strings.ReplaceAll(msg, ue.URL, SafeURL(ue.URL))
+		msg = strings.ReplaceAll(msg, strconv.Quote(ue.URL), strconv.Quote(SafeURL(ue.URL)))
+	}
+	return msg
+}
+
+// SafeURL returns raw without its query, fragment and user info.
+func SafeURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[unparsable URL]"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "[redacted]"
+	}
+	u.Fragment = ""
+	return u.String()
 }
 
 // Header returns a copy of h with credential-bearing headers redacted, for logs

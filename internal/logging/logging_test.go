@@ -2,6 +2,7 @@ package logging
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -37,5 +38,22 @@ func TestSensitive(t *testing.T) {
 		if Sensitive(k) {
 			t.Errorf("%s should not be sensitive", k)
 		}
+	}
+}
+
+func TestRedactsURLsInErrors(t *testing.T) {
+	var buf bytes.Buffer
+	log := New(&buf, "text", "info")
+	_, err := http.Get("http://127.0.0.1:1/base/x?api_key=s3cret-q&x=1")
+	if err == nil {
+		t.Skip("something listens on port 1")
+	}
+	log.Info("request refused", "err", err, slog.Group("g", "cause", fmt.Errorf("wrapped: %w", err)))
+	out := buf.String()
+	if strings.Contains(out, "s3cret") {
+		t.Fatalf("query secret leaked: %s", out)
+	}
+	if !strings.Contains(out, "127.0.0.1:1/base/x") {
+		t.Fatalf("the URL without its query should stay: %s", out)
 	}
 }

@@ -233,7 +233,13 @@ func (b *builder) encodePath() {
 		for idx, p := range b.op.params {
 			if p.in == "path" && p.name == name {
 				if v, ok := b.params[idx]; ok {
-					sb.WriteString(b.pathValue(p, v))
+					seg := b.pathValue(p, v)
+					// A value of "." or ".." would climb the path once a server or
+					// proxy normalises it: refused, not sent.
+					if seg == "." || seg == ".." || seg == "" {
+						b.addf("%s: a path parameter must not be empty, \".\" or \"..\"", p.name)
+					}
+					sb.WriteString(seg)
 					written = true
 				}
 				break
@@ -321,8 +327,8 @@ func (b *builder) encodeParams() {
 			b.query = append(b.query, b.unstripped("query", formPairs(p.name, p.style, p.explode, p.jsonContent, v))...)
 		case "header":
 			text := simpleText(p, v)
-			if strings.ContainsAny(text, "\r\n\x00") {
-				b.addf("%s: header value must not contain line breaks", p.name)
+			if !validHeaderValue(text) {
+				b.addf("%s: header value must not contain line breaks or control characters", p.name)
 				continue
 			}
 			b.headers = append(b.headers, [2]string{p.name, text})
@@ -622,4 +628,17 @@ func sortedUnique(list []string) []string {
 		}
 	}
 	return out
+}
+
+// validHeaderValue reports whether text can be sent as a header value: no
+// control characters other than horizontal tab (RFC 9110 §5.5), so that a value
+// cannot break the request or make the transport refuse it.
+func validHeaderValue(text string) bool {
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package openapi
 
 import (
+	"context"
 	"errors"
 	"io"
 	"mime"
@@ -158,7 +159,7 @@ func TestPathHeaderCookie(t *testing.T) {
 	}
 
 	_, err = d.Operations[0].BuildRequest(t.Context(), "", map[string]any{"id": "1", "X-Request-Id": "a\r\nInjected: 1"}, nil)
-	assertProblems(t, err, []string{"X-Request-Id: header value must not contain line breaks"})
+	assertProblems(t, err, []string{"X-Request-Id: header value must not contain line breaks or control characters"})
 }
 
 func TestValidationProblems(t *testing.T) {
@@ -577,4 +578,37 @@ func TestConcurrentUse(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+func TestPathDotSegmentsAndHeaderControlsRefused(t *testing.T) {
+	doc, err := Parse([]byte(`openapi: 3.0.3
+info: {title: t, version: "1"}
+servers: [{url: "https://api.example.com/base"}]
+paths:
+  /items/{id}:
+    get:
+      operationId: getItem
+      parameters:
+        - {name: id, in: path, required: true, schema: {type: string}}
+        - {name: X-Note, in: header, schema: {type: string}}
+      responses: {"200": {description: ok}}
+`), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, _ := doc.Operation("getItem")
+	for _, args := range []map[string]any{
+		{"id": ".."}, {"id": "."}, {"id": ""},
+		{"id": "1", "X-Note": "a\x7fb"}, {"id": "1", "X-Note": "a\x01b"}, {"id": "1", "X-Note": "a\nb"},
+	} {
+		_, err := op.BuildRequest(context.Background(), "", args, nil)
+		var ae *ArgumentsError
+		if !errors.As(err, &ae) {
+			t.Errorf("%v: want an ArgumentsError, got %v", args, err)
+		}
+	}
+	req, err := op.BuildRequest(context.Background(), "", map[string]any{"id": "...", "X-Note": "tab\tok"}, nil)
+	if err != nil || req.URL.EscapedPath() != "/base/items/..." {
+		t.Fatalf("three dots are a name, not a climb: %v %v", req, err)
+	}
 }
