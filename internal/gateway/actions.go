@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 	"time"
+
+	"golang.org/x/net/publicsuffix"
 
 	"github.com/actiongate/actiongate/internal/apierr"
 	"github.com/actiongate/actiongate/internal/openapi"
@@ -75,6 +79,36 @@ func (in *ActionInput) check(allowPrivate bool) (*openapi.Document, *string, err
 	return doc, secret, nil
 }
 
+// offSite reports whether op's own server is on another site than the
+// action's. Credentials, and the end user's sign-in, belong to the action's
+// site: another host of the same site (Box's upload.box.com beside api.box.com)
+// gets them, another site (Box's dl.boxcloud.com, pre-signed downloads) is called
+// without them, so "Sign in to {domain}" never hides where a token goes.
+func offSite(doc *openapi.Document, op *openapi.Operation) bool {
+	h := hostOf(op.ServerURL)
+	return h != "" && h != doc.Domain() && siteOf(h) != siteOf(doc.Domain())
+}
+
+// siteOf is a host's registrable domain (eTLD+1), or the host itself for IP
+// addresses and names without a public suffix.
+func siteOf(host string) string {
+	if net.ParseIP(host) != nil {
+		return host
+	}
+	if s, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
+		return s
+	}
+	return host
+}
+
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
+}
+
 func schemaErr(err error) error {
 	var se *openapi.SchemaError
 	if errors.As(err, &se) {
@@ -130,8 +164,25 @@ func (g *Gateway) UpdateAction(ctx context.Context, id string, in ActionInput) (
 		return nil, err
 	}
 	var authChanged bool
+	var moved []string
 	a, err := g.store.UpdateAction(ctx, id, func(a *store.Action) error {
 		authChanged = secret != nil || a.AuthType != in.Auth.Type || string(a.AuthConfig) != string(cfg)
+		moved = nil
+		if a.AuthType == in.Auth.Type && a.Secret != nil && secret == nil {
+			// A kept secret must not follow its destination to another host
+			// without the builder giving it again.
+			var err error
+			if moved, err = movedHosts(a, doc, &in.Auth.Auth); err != nil {
+				return err
+			}
+			if len(moved) > 0 {
+				field := "api_key"
+				if in.Auth.Type == AuthOAuth {
+					field = "client_secret"
+				}
+				return apierr.New(apierr.InvalidRequest, "auth.%s: required again because %s changed host", field, strings.Join(moved, " and "))
+			}
+		}
 		switch {
 		case secret != nil:
 			ct, err := g.keys.SealString(secrets.New(*secret), secretAAD(id))
@@ -164,7 +215,8 @@ func (g *Gateway) UpdateAction(ctx context.Context, id string, in ActionInput) (
 	g.log.Info("action updated", "action", id, "auth", a.AuthType)
 	g.audit(ctx, EventActionUpdated, id, "", map[string]any{"name": a.Name})
 	if authChanged {
-		g.audit(ctx, EventAuthChanged, id, "", map[string]any{"auth": a.AuthType, "secret_replaced": secret != nil})
+		g.audit(ctx, EventAuthChanged, id, "", map[string]any{"auth": a.AuthType, "secret_replaced": secret != nil,
+			"server": doc.Domain(), "token_url": in.Auth.TokenURL, "revocation_url": in.Auth.RevocationURL})
 	}
 	return view(&compiled{action: a, auth: in.Auth.Auth, doc: doc}, g.CallbackURL()), nil
 }
@@ -252,4 +304,30 @@ func storeErr(err error, what string, args ...any) error {
 		return apierr.New(apierr.NotFound, "%s not found", fmt.Sprintf(what, args...))
 	}
 	return err
+}
+
+// movedHosts names the destinations of a stored secret whose host an update
+// changes: the API server for an API key; the token and revocation URLs for a
+// client secret.
+func movedHosts(old *store.Action, doc *openapi.Document, next *Auth) ([]string, error) {
+	var prev Auth
+	if err := json.Unmarshal(old.AuthConfig, &prev); err != nil {
+		return nil, err
+	}
+	var moved []string
+	switch next.Type {
+	case AuthAPIKey:
+		oldDoc, err := openapi.Parse([]byte(old.Schema), old.ServerURL)
+		if err != nil || oldDoc.Domain() != doc.Domain() {
+			moved = append(moved, "the server")
+		}
+	case AuthOAuth:
+		if hostOf(prev.TokenURL) != hostOf(next.TokenURL) {
+			moved = append(moved, "token_url")
+		}
+		if prev.RevocationURL != "" && next.RevocationURL != "" && hostOf(prev.RevocationURL) != hostOf(next.RevocationURL) {
+			moved = append(moved, "revocation_url")
+		}
+	}
+	return moved, nil
 }

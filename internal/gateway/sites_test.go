@@ -1,0 +1,47 @@
+package gateway
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/actiongate/actiongate/internal/openapi"
+)
+
+// TestCorpusOffSiteOperations lists the real documents' operations whose own
+// server is on another site (they are called without credentials): only Box's
+// pre-signed downloads on dl.boxcloud.com.
+func TestCorpusOffSiteOperations(t *testing.T) {
+	root := filepath.Join("..", "..", "..", "shared", "specs")
+	if _, err := os.Stat(root); err != nil {
+		t.Skip("../shared/specs is absent")
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "*", "*"))
+	var off []string
+	checked := 0
+	for _, f := range files {
+		if filepath.Base(f) == "manifest.json" || filepath.Ext(f) == ".md" {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := openapi.Parse(b, "")
+		if err != nil {
+			continue // no usable server of its own; covered by openapi's corpus test
+		}
+		checked++
+		for _, op := range doc.Operations {
+			if offSite(doc, op) {
+				off = append(off, filepath.Base(f)+" "+op.ID+" "+hostOf(op.ServerURL))
+			}
+		}
+	}
+	if checked < 20 {
+		t.Fatalf("only %d documents checked", checked)
+	}
+	if len(off) != 1 || off[0] != "box__box-api.json get_zip_downloads_id_content dl.boxcloud.com" {
+		t.Fatalf("off-site operations: %q", off)
+	}
+}
