@@ -30,6 +30,9 @@ type Store interface {
 	RevokeToken(ctx context.Context, id string, at time.Time) error
 }
 
+// maxLifetime bounds expires_in (seconds), ten years.
+const maxLifetime = 10 * 366 * 24 * 3600
+
 // Prefix starts every token secret, so secret scanners can recognise them.
 const Prefix = "agt_"
 
@@ -158,8 +161,8 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*Token, error) {
 	if in.User != "" && slices.Contains(in.Scopes, store.ScopeAdmin) {
 		return nil, apierr.New(apierr.InvalidRequest, "scopes: a token bound to a user can only have invoke")
 	}
-	if in.ExpiresIn < 0 {
-		return nil, apierr.New(apierr.InvalidRequest, "expires_in: must not be negative")
+	if in.ExpiresIn < 0 || in.ExpiresIn > maxLifetime {
+		return nil, apierr.New(apierr.InvalidRequest, "expires_in: must be between 0 (never) and %d seconds (10 years)", maxLifetime)
 	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
