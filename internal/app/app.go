@@ -23,6 +23,7 @@ import (
 	"github.com/actiongate/actiongate/internal/config"
 	"github.com/actiongate/actiongate/internal/gateway"
 	"github.com/actiongate/actiongate/internal/logging"
+	"github.com/actiongate/actiongate/internal/metrics"
 	"github.com/actiongate/actiongate/internal/secrets"
 	"github.com/actiongate/actiongate/internal/server"
 	"github.com/actiongate/actiongate/internal/store"
@@ -111,11 +112,17 @@ func Serve(ctx context.Context, cfg *config.Config, env Env) error {
 	defer rt.db.Close()
 	gw := rt.gw
 	handler := server.New(server.Options{Gateway: gw, DB: rt.db, Tokens: apitoken.New(rt.db, rt.adminHash, nil), Logger: log,
-		UserRate: cfg.UserRate, TokenRate: cfg.TokenRate})
+		UserRate: cfg.UserRate, TokenRate: cfg.TokenRate, Metrics: rt.metrics, MetricsToken: cfg.MetricsToken})
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
+	}
+	if cfg.PprofAddr != "" {
+		if err := servePprof(ctx, cfg.PprofAddr, log); err != nil {
+			ln.Close()
+			return fmt.Errorf("pprof: %w", err)
+		}
 	}
 	srv := &http.Server{
 		Handler:           handler,
@@ -231,6 +238,7 @@ type runtime struct {
 	keys      *secrets.Keyring
 	adminHash [32]byte
 	gw        *gateway.Gateway
+	metrics   *metrics.Metrics
 }
 
 // open opens the store, loads and checks the master keys, bootstraps the admin
@@ -252,6 +260,11 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.W
 	if err != nil {
 		return fail(err)
 	}
+	m := metrics.New()
+	cacheTTL := cfg.CacheTTL
+	if cacheTTL == 0 {
+		cacheTTL = -1 // off
+	}
 	gw := gateway.New(gateway.Options{
 		Store:            db,
 		Keys:             keys,
@@ -261,8 +274,10 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.W
 		MaxResponseBytes: cfg.MaxResponseBytes,
 		Logger:           log,
 		Locker:           locker,
+		Metrics:          m,
+		CacheTTL:         cacheTTL,
 	})
-	return &runtime{db: db, keys: keys, adminHash: adminHash, gw: gw}, nil
+	return &runtime{db: db, keys: keys, adminHash: adminHash, gw: gw, metrics: m}, nil
 }
 
 // loadKeys reads the master keys. ACTIONGATE_MASTER_KEY (or the key file, one

@@ -29,6 +29,14 @@ type Config struct {
 	UserRate             float64 // requests per second per end user; 0 = no limit
 	TokenRate            float64 // requests per second per API token; 0 = no limit
 	LogLevel             string
+	// PprofAddr, when set, serves net/http/pprof on a separate listener.
+	PprofAddr string
+	// MetricsToken, when set, is required as a bearer token on GET /metrics
+	// (environment only).
+	MetricsToken string
+	// CacheTTL bounds how long actions (with their opened API keys) are trusted
+	// in memory; 0 turns the caches off.
+	CacheTTL time.Duration
 }
 
 // setting is one row of the settings table: a flag and the variable that backs it.
@@ -67,6 +75,11 @@ var table = []setting{
 		func(c *Config, v string) error { c.LogFormat = v; return nil }},
 	{"ACTIONGATE_LOG_LEVEL", "log-level", "info", "log level: debug, info, warn, error",
 		func(c *Config, v string) error { c.LogLevel = v; return nil }},
+	{"ACTIONGATE_PPROF_ADDR", "pprof-addr", "", "serve Go profiling (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060; off when empty",
+		func(c *Config, v string) error { c.PprofAddr = v; return nil }},
+	{"ACTIONGATE_METRICS_TOKEN", "", "", "", func(c *Config, v string) error { c.MetricsToken = v; return nil }},
+	{"ACTIONGATE_CACHE_TTL", "cache-ttl", "5s", "how long actions are kept in memory; other replicas' changes show within it; 0 = no cache",
+		func(c *Config, v string) (err error) { c.CacheTTL, err = time.ParseDuration(v); return err }},
 }
 
 func parseBool(v string) (bool, error) {
@@ -143,6 +156,9 @@ func (c *Config) validate() []error {
 	}
 	if c.MaxResponseBytes <= 0 {
 		errs = append(errs, errors.New("max response bytes must be positive"))
+	}
+	if c.CacheTTL < 0 {
+		errs = append(errs, errors.New("cache TTL must not be negative"))
 	}
 	if c.UserRate < 0 || c.TokenRate < 0 {
 		errs = append(errs, errors.New("rates must not be negative"))

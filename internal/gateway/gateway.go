@@ -11,10 +11,12 @@ import (
 	"encoding/base32"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/actiongate/actiongate/internal/metrics"
 	"github.com/actiongate/actiongate/internal/netguard"
 	"github.com/actiongate/actiongate/internal/oauth"
 	"github.com/actiongate/actiongate/internal/openapi"
@@ -44,6 +46,11 @@ type Options struct {
 	// RecentUse: the background sweep keeps refreshing connections used within
 	// this window (default 24h).
 	RecentUse time.Duration
+	// Metrics records calls, refreshes, sign-ins and cache lookups (nil: none).
+	Metrics *metrics.Metrics
+	// CacheTTL: how long actions are trusted in memory
+	// (cache.go); 0 means DefaultCacheTTL, negative turns the caches off.
+	CacheTTL time.Duration
 }
 
 // Gateway serves actions. It is safe for concurrent use.
@@ -66,8 +73,12 @@ type Gateway struct {
 	recentMu sync.Mutex
 	recent   map[string]time.Time // "action\x00user" → last use, for the sweep
 
-	mu    sync.Mutex
-	cache map[string]*compiled // by action id
+	mu       sync.Mutex
+	cache    map[string]*compiled // by action id
+	cacheGen uint64               // moves on every invalidation (cache.go)
+
+	metrics  *metrics.Metrics
+	cacheTTL time.Duration
 
 	tools toolCache // tools.go
 }
@@ -93,6 +104,11 @@ func New(o Options) *Gateway {
 		locker:       o.Locker,
 		skew:         o.RefreshSkew,
 		recentUse:    o.RecentUse,
+		metrics:      o.Metrics,
+		cacheTTL:     o.CacheTTL,
+	}
+	if g.cacheTTL == 0 {
+		g.cacheTTL = DefaultCacheTTL
 	}
 	if g.locker == nil {
 		g.locker = &KeyedMutex{}
@@ -131,38 +147,60 @@ type compiled struct {
 	action store.Action
 	auth   Auth
 	doc    *openapi.Document
+	// Set by load (cache.go): when the row was last read, and the opened API
+	// key of an api_key action. A cached compiled is shared: read-only.
+	checked time.Time
+	apiKey  secrets.Secret
+	// Proxy mode (prepareProxy): the parsed server URL, its path ending in
+	// "/", and where the credential goes.
+	target     *url.URL
+	targetPath string
+	proxyPl    placement
 }
 
 // load returns the action with its parsed document.
+// Within CacheTTL of the last read the cached value is used as it is; after
+// that the row is read again and the document parsed again only if it changed.
 func (g *Gateway) load(ctx context.Context, id string) (*compiled, error) {
+	now := g.now()
+	g.mu.Lock()
+	c, gen := g.cache[id], g.cacheGen
+	g.mu.Unlock()
+	if c != nil && g.cacheTTL > 0 && now.Sub(c.checked) < g.cacheTTL {
+		g.metrics.CacheLookup(metrics.CacheAction, true)
+		return c, nil
+	}
+	g.metrics.CacheLookup(metrics.CacheAction, false)
 	a, err := g.store.GetAction(ctx, id)
 	if err != nil {
 		return nil, storeErr(err, "action %q", id)
 	}
-	g.mu.Lock()
-	c := g.cache[id]
-	g.mu.Unlock()
 	if c != nil && c.action.UpdatedAt.Equal(a.UpdatedAt) {
 		// A copy: the cached value is shared by concurrent calls.
 		cp := *c
-		cp.action = a
-		return &cp, nil
-	}
-	c, err = compile(a)
-	if err != nil {
-		return nil, err
+		cp.action, cp.checked = a, now
+		c = &cp
+	} else {
+		if c, err = compile(a); err != nil {
+			return nil, err
+		}
+		c.checked = now
+		g.prepareProxy(c)
+		if c.auth.Type == AuthAPIKey && a.Secret != nil {
+			if c.apiKey, err = g.keys.OpenString(a.Secret, secretAAD(a.ID)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	g.mu.Lock()
-	g.cache[id] = c
+	if g.cacheGen == gen { // not invalidated meanwhile
+		g.cache[id] = c
+	}
 	g.mu.Unlock()
 	return c, nil
 }
 
-func (g *Gateway) forget(id string) {
-	g.mu.Lock()
-	delete(g.cache, id)
-	g.mu.Unlock()
-}
+func (g *Gateway) forget(id string) { g.forgetAction(id) }
 
 func newID(prefix string) string {
 	b := make([]byte, 10)

@@ -12,9 +12,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/actiongate/actiongate/internal/apierr"
+	"github.com/actiongate/actiongate/internal/metrics"
 	"github.com/actiongate/actiongate/internal/netguard"
 	"github.com/actiongate/actiongate/internal/openapi"
 	"github.com/actiongate/actiongate/internal/secrets"
@@ -40,10 +42,39 @@ type Result struct {
 
 // Invoke calls one operation of an action for a user.
 func (g *Gateway) Invoke(ctx context.Context, actionID string, in InvokeRequest) (*Result, error) {
+	t0 := time.Now()
+	var rec callRecord
+	res, err := g.invoke(ctx, actionID, in, &rec)
+	g.recordCall(metrics.ModeInvoke, &rec, err, t0)
+	return res, err
+}
+
+// callRecord collects what the metrics of one call need. action and
+// operation are set only once found: unknown ids from the caller never
+// become label values.
+type callRecord struct {
+	action, operation string
+	status            int           // the upstream's, 0 when it did not answer
+	upstream          time.Duration // waiting on the API
+}
+
+func (g *Gateway) recordCall(mode string, rec *callRecord, err error, t0 time.Time) {
+	if g.metrics == nil {
+		return
+	}
+	outcome := metrics.OutcomeOK
+	if err != nil {
+		outcome = apierr.From(err).Code
+	}
+	g.metrics.Call(mode, rec.action, rec.operation, outcome, rec.status, time.Since(t0), rec.upstream)
+}
+
+func (g *Gateway) invoke(ctx context.Context, actionID string, in InvokeRequest, rec *callRecord) (*Result, error) {
 	c, err := g.load(ctx, actionID)
 	if err != nil {
 		return nil, err
 	}
+	rec.action = c.action.ID
 	if in.Operation == "" {
 		return nil, apierr.New(apierr.InvalidRequest, "operation: required")
 	}
@@ -51,6 +82,7 @@ func (g *Gateway) Invoke(ctx context.Context, actionID string, in InvokeRequest)
 	if !ok {
 		return nil, apierr.New(apierr.NotFound, "operation %q not found in action %q", in.Operation, actionID)
 	}
+	rec.operation = op.ID
 	if c.auth.Type == AuthOAuth && in.User == "" {
 		return nil, apierr.New(apierr.InvalidRequest, "user: required for an oauth action")
 	}
@@ -79,10 +111,13 @@ func (g *Gateway) Invoke(ctx context.Context, actionID string, in InvokeRequest)
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.timeout)
 	defer cancel()
+	up := time.Now()
+	defer func() { rec.upstream = time.Since(up) }() // to the end of the body
 	resp, err := g.send(ctx, req, pl, cred)
 	if err != nil {
 		return nil, upstreamErr(ctx, err, c.doc.Domain())
 	}
+	rec.status = resp.StatusCode
 	if resp.StatusCode == http.StatusUnauthorized && c.auth.Type == AuthOAuth {
 		// The API refused a token we believed valid: refresh once and retry
 		// once (never a loop).
@@ -95,11 +130,17 @@ func (g *Gateway) Invoke(ctx context.Context, actionID string, in InvokeRequest)
 			return nil, err
 		}
 		if resp, err = g.send(ctx, req, pl, cred); err != nil {
+			rec.status = 0
 			return nil, upstreamErr(ctx, err, c.doc.Domain())
 		}
+		rec.status = resp.StatusCode
 	}
 	defer resp.Body.Close()
-	return g.result(resp)
+	res, err := g.result(resp)
+	if err == nil {
+		scrubResult(res, cred)
+	}
+	return res, err
 }
 
 // send adds the credential to req and calls the API.
@@ -134,7 +175,14 @@ func (g *Gateway) checkDestination(c *compiled, op *openapi.Operation, req *http
 // upstreamErr classifies a failed upstream call.
 func upstreamErr(ctx context.Context, err error, domain string) error {
 	if errors.Is(err, netguard.ErrBlocked) {
-		return &apierr.Error{Code: apierr.DestinationBlocked, Message: safeMessage(err), Cause: err}
+		msg := safeMessage(err)
+		if reason, private, ok := netguard.Refusal(err); ok {
+			msg = "calls to " + domain + " are not allowed: " + reason
+			if private {
+				msg += " (private and loopback addresses are refused unless ACTIONGATE_ALLOW_PRIVATE_NETWORKS=true)"
+			}
+		}
+		return &apierr.Error{Code: apierr.DestinationBlocked, Message: msg, Cause: err}
 	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded || (errors.As(err, &ne) && ne.Timeout()) {
@@ -203,6 +251,9 @@ type placement struct {
 
 // placement decides where the action's credential goes for op.
 func (g *Gateway) placement(c *compiled, op *openapi.Operation) placement {
+	if offSite(c.doc, op) {
+		return placement{} // credentials stay with the action's site
+	}
 	switch c.auth.Type {
 	case AuthOAuth:
 		return placement{kind: placeAuthorization, scheme: "Bearer"}
@@ -283,6 +334,9 @@ func (g *Gateway) credential(ctx context.Context, c *compiled, user string, p pl
 	}
 	switch c.auth.Type {
 	case AuthAPIKey:
+		if !c.apiKey.IsZero() {
+			return c.apiKey, nil, nil // opened once per load (cache.go)
+		}
 		s, err := g.keys.OpenString(c.action.Secret, secretAAD(c.action.ID))
 		return s, nil, err
 	case AuthOAuth:

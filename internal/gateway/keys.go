@@ -47,6 +47,7 @@ func (g *Gateway) RotateKeys(ctx context.Context) (*RotateResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.clearCaches() // they hold sealed values as they were
 	check, err := g.store.GetMeta(ctx, MetaKeyCheck)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err

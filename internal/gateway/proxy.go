@@ -4,12 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/actiongate/actiongate/internal/apierr"
+	"github.com/actiongate/actiongate/internal/metrics"
 	"github.com/actiongate/actiongate/internal/openapi"
 )
 
@@ -27,25 +31,45 @@ const UserHeader = "X-Actiongate-User"
 // API is passed back rather than retried, because a streamed request body
 // cannot be sent twice.
 func (g *Gateway) Proxy(w http.ResponseWriter, r *http.Request, actionID, path string) error {
+	t0 := time.Now()
+	var (
+		rec   callRecord
+		upErr error // an upstream failure, already answered to the caller
+		err   error
+	)
+	defer func() { // deferred: an answer aborted half way panics (http.ErrAbortHandler)
+		e := err
+		if e == nil {
+			e = upErr
+		}
+		g.recordCall(metrics.ModeProxy, &rec, e, t0)
+	}()
+	err = g.proxy(w, r, actionID, path, &rec, &upErr)
+	return err
+}
+
+// errClientGone is recorded when the caller went away during a proxied call.
+var errClientGone = &apierr.Error{Code: "canceled", Message: "the client went away"}
+
+func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, actionID, path string, rec *callRecord, upErr *error) error {
 	ctx := r.Context()
 	c, err := g.load(ctx, actionID)
 	if err != nil {
 		return err
 	}
+	rec.action = c.action.ID
 	user := r.Header.Get(UserHeader)
 	if c.auth.Type == AuthOAuth && user == "" {
 		return apierr.New(apierr.InvalidRequest, "%s: header required for an oauth action", UserHeader)
 	}
-	for _, seg := range strings.Split(path, "/") {
-		if seg == ".." || seg == "." {
-			return apierr.New(apierr.InvalidRequest, "path: %q segments are not allowed", seg)
-		}
+	if seg, ok := dotSegment(path); ok {
+		return apierr.New(apierr.InvalidRequest, "path: %q segments are not allowed", seg)
 	}
-	target, err := url.Parse(c.doc.ServerURL)
-	if err != nil {
-		return err
+	target := c.target
+	if target == nil {
+		return fmt.Errorf("action %s: server URL %q does not parse", c.action.ID, c.doc.ServerURL)
 	}
-	pl := g.proxyPlacement(c)
+	pl := c.proxyPl
 	if target.Scheme == "http" && pl.kind != placeNone && !g.allowPrivate {
 		return apierr.New(apierr.DestinationBlocked, "credentials are never sent over plain http (server %s)", c.doc.ServerURL)
 	}
@@ -54,11 +78,19 @@ func (g *Gateway) Proxy(w http.ResponseWriter, r *http.Request, actionID, path s
 		return err
 	}
 	domain := c.doc.Domain()
+	// The API must start answering within the upstream timeout; once its
+	// head is here the body streams for as long as it takes (event streams,
+	// large downloads), bounded only by the caller.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	headTimer := time.AfterFunc(g.timeout, func() { cancel(errHeadTimeout) })
+	defer headTimer.Stop()
+	var sent time.Time
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			out := pr.Out
 			out.URL.Scheme, out.URL.Host = target.Scheme, target.Host
-			out.URL.Path = strings.TrimRight(target.Path, "/") + "/" + strings.TrimLeft(path, "/")
+			out.URL.Path = c.targetPath + strings.TrimLeft(path, "/")
 			out.URL.RawPath = ""
 			out.Host = target.Host
 			out.Header.Del("Authorization")
@@ -66,21 +98,82 @@ func (g *Gateway) Proxy(w http.ResponseWriter, r *http.Request, actionID, path s
 			stripCredential(out, pl)
 			out.Header.Set("User-Agent", UserAgent)
 			pl.apply(out, cred)
+			sent = time.Now()
 		},
-		Transport:     g.client.Transport,
-		FlushInterval: -1, // stream as it comes
+		Transport: g.client.Transport,
+		// Streamed as it comes: answers of unknown length and event streams
+		// are flushed at once (ReverseProxy does that whatever FlushInterval
+		// says); others go out as the server's buffer fills.
+		FlushInterval: 0,
+		BufferPool:    proxyBuffers,
+		ModifyResponse: func(resp *http.Response) error {
+			headTimer.Stop()
+			rec.status, rec.upstream = resp.StatusCode, time.Since(sent)
+			scrubHeaders(resp.Header, cred)
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			e := apierr.From(upstreamErr(r.Context(), err, domain))
-			if errors.Is(err, context.Canceled) {
+			if !sent.IsZero() && rec.upstream == 0 {
+				rec.upstream = time.Since(sent)
+			}
+			timedOut := errors.Is(context.Cause(r.Context()), errHeadTimeout)
+			if errors.Is(err, context.Canceled) && !timedOut {
+				*upErr = errClientGone
 				return // the client went away
 			}
+			var ue error
+			if timedOut {
+				ue = &apierr.Error{Code: apierr.UpstreamTimeout, Message: domain + " did not answer in time", Cause: err}
+			} else {
+				ue = upstreamErr(r.Context(), err, domain)
+			}
+			*upErr = ue
+			e := apierr.From(ue)
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(e.Status())
 			_, _ = w.Write(errorJSON(e))
 		},
 	}
-	rp.ServeHTTP(w, r)
+	rp.ServeHTTP(w, r.WithContext(ctx))
 	return nil
+}
+
+// errHeadTimeout cancels a proxied call whose API did not answer in time.
+var errHeadTimeout = errors.New("the API did not answer in time")
+
+// dotSegment finds a "." or ".." segment in a slash-separated path.
+func dotSegment(path string) (string, bool) {
+	for len(path) > 0 {
+		seg, rest, _ := strings.Cut(path, "/")
+		if seg == "." || seg == ".." {
+			return seg, true
+		}
+		path = rest
+	}
+	return "", false
+}
+
+// proxyBuffers recycles the 32 KiB buffers ReverseProxy copies bodies with.
+var proxyBuffers = &bufferPool{}
+
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+
+// prepareProxy fills in what proxy mode needs of a loaded action, once per load.
+func (g *Gateway) prepareProxy(c *compiled) {
+	if u, err := url.Parse(c.doc.ServerURL); err == nil {
+		c.target = u
+		c.targetPath = strings.TrimRight(u.Path, "/") + "/"
+	}
+	c.proxyPl = g.proxyPlacement(c)
 }
 
 // proxyPlacement is the credential placement for a proxied request, which has

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/actiongate/actiongate/internal/apierr"
+	"github.com/actiongate/actiongate/internal/metrics"
 	"github.com/actiongate/actiongate/internal/oauth"
 	"github.com/actiongate/actiongate/internal/secrets"
 	"github.com/actiongate/actiongate/internal/store"
@@ -150,6 +151,7 @@ func (g *Gateway) refreshConn(ctx context.Context, c *compiled, user string, see
 	// shared uses a token someone else stored.
 	shared := func(conn *store.Connection) error {
 		g.stats.Shared.Add(1)
+		g.metrics.Refresh(metrics.RefreshShared)
 		g.log.Debug("token refresh shared", "action", actionID)
 		return use(conn)
 	}
@@ -192,6 +194,7 @@ func (g *Gateway) refreshConn(ctx context.Context, c *compiled, user string, see
 		if err != nil {
 			if oauth.IsTransient(err) || ctx.Err() != nil {
 				g.stats.Transient.Add(1)
+				g.metrics.Refresh(metrics.RefreshTransient)
 				g.log.Warn("token refresh failed; tokens kept, will retry", "action", actionID, "err", err)
 				return refreshUnavailable(c, err)
 			}
@@ -234,6 +237,7 @@ func (g *Gateway) refreshConn(ctx context.Context, c *compiled, user string, see
 		switch {
 		case errors.Is(err, errReplaced):
 			g.stats.Refreshed.Add(1)
+			g.metrics.Refresh(metrics.RefreshRefreshed)
 			refreshed = true
 			g.log.Info("token refreshed, but the user signed in again meanwhile; keeping the new sign-in", "action", actionID)
 			if cur.Status != store.StatusConnected {
@@ -244,9 +248,11 @@ func (g *Gateway) refreshConn(ctx context.Context, c *compiled, user string, see
 			return g.signInRequired(c, user)
 		case err != nil:
 			g.log.Error("storing refreshed tokens failed", "action", actionID, "rotated", rtNew != nil, "err", err)
+			g.metrics.Refresh(metrics.RefreshError)
 			return err
 		}
 		g.stats.Refreshed.Add(1)
+		g.metrics.Refresh(metrics.RefreshRefreshed)
 		refreshed = true
 		g.log.Info("token refreshed", "action", actionID, "rotated", rtNew != nil)
 		g.audit(ctx, EventConnectionRefreshed, actionID, user, map[string]any{"rotated": rtNew != nil})
@@ -304,6 +310,7 @@ func (g *Gateway) refused(ctx context.Context, c *compiled, user string, refused
 	switch {
 	case err == nil:
 		g.stats.NeedsReauth.Add(1)
+		g.metrics.Refresh(metrics.RefreshNeedsReauth)
 		g.log.Info("connection needs sign-in again", "action", c.action.ID, "reason", why)
 		g.audit(ctx, EventConnectionReauth, c.action.ID, user, map[string]any{"reason": why})
 	case errors.Is(err, errReplaced) && cur.Status == store.StatusConnected:

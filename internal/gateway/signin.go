@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/actiongate/actiongate/internal/apierr"
+	"github.com/actiongate/actiongate/internal/metrics"
 	"github.com/actiongate/actiongate/internal/oauth"
 	"github.com/actiongate/actiongate/internal/store"
 )
@@ -106,31 +107,39 @@ type Start struct {
 
 // StartSignIn opens a sign-in link: it creates a fresh single-use state (with
 // the PKCE verifier) and returns the provider's authorization URL.
-func (g *Gateway) StartSignIn(ctx context.Context, link string) (*Start, *Page) {
+func (g *Gateway) StartSignIn(ctx context.Context, link string) (_ *Start, page *Page) {
+	var reason string
+	defer func() { g.signInMetric(metrics.SignInStarted, page, reason) }()
 	ct, err := base64.RawURLEncoding.DecodeString(link)
 	if err != nil || link == "" {
+		reason = "bad_link"
 		return nil, badLink()
 	}
 	b, err := g.keys.Open(ct, linkAAD)
 	if err != nil {
+		reason = "bad_link"
 		return nil, badLink()
 	}
 	var l signInLink
 	if json.Unmarshal(b, &l) != nil {
+		reason = "bad_link"
 		return nil, badLink()
 	}
 	if g.now().Unix() > l.Expires {
+		reason = "link_expired"
 		return nil, &Page{Status: http.StatusBadRequest, Title: "This sign-in link has expired",
 			Message: "Sign-in links are valid for 10 minutes. Ask the assistant again to get a new one.", Retry: true}
 	}
 	c, err := g.load(ctx, l.Action)
 	if err != nil || c.auth.Type != AuthOAuth {
+		reason = "action_gone"
 		return nil, &Page{Status: http.StatusNotFound, Title: "This sign-in link is no longer valid",
 			Message: "The action it was made for has been removed or changed."}
 	}
 	cfg, err := g.oauthConfig(c)
 	if err != nil {
 		g.log.Error("sign-in config", "action", c.action.ID, "err", err)
+		reason = "internal"
 		return nil, internalPage(c.doc.Domain())
 	}
 	state := randomToken()
@@ -146,11 +155,13 @@ func (g *Gateway) StartSignIn(ctx context.Context, link string) (*Start, *Page) 
 	if cfg.PKCE {
 		verifier = oauth.GenerateVerifier()
 		if st.Verifier, err = g.keys.Seal([]byte(verifier), "state:"+hash); err != nil {
+			reason = "internal"
 			return nil, internalPage(c.doc.Domain())
 		}
 	}
 	if err := g.store.PutSignInState(ctx, st); err != nil {
 		g.log.Error("store sign-in state", "action", l.Action, "err", err)
+		reason = "internal"
 		return nil, internalPage(c.doc.Domain())
 	}
 	g.log.Info("sign-in started", "action", l.Action)
@@ -177,13 +188,17 @@ func (g *Gateway) bindingCookie(hash string) *http.Cookie {
 
 // Callback completes a sign-in: q is the callback's query, cookie looks up the
 // browser's cookies by name.
-func (g *Gateway) Callback(ctx context.Context, q url.Values, cookie func(name string) string) *Page {
+func (g *Gateway) Callback(ctx context.Context, q url.Values, cookie func(name string) string) (page *Page) {
+	var reason string
+	defer func() { g.signInMetric(metrics.SignInCompleted, page, reason) }()
 	state, code, perr := q.Get("state"), q.Get("code"), q.Get("error")
 	if state == "" {
 		if perr != "" {
+			reason = "provider_error"
 			return &Page{Status: http.StatusBadRequest, Title: "Sign-in did not complete",
 				Message: "The provider reported " + clip(perr) + " without a state, so this sign-in cannot be matched to a request. Ask the assistant for a new link.", Retry: true}
 		}
+		reason = "no_state"
 		return &Page{Status: http.StatusBadRequest, Title: "Sign-in did not complete",
 			Message: "The callback has no state parameter. Start again from a new sign-in link.", Retry: true}
 	}
@@ -192,21 +207,26 @@ func (g *Gateway) Callback(ctx context.Context, q url.Values, cookie func(name s
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			g.log.Error("take sign-in state", "err", err)
+			reason = "internal"
 			return internalPage("")
 		}
+		reason = "unknown_state"
 		return &Page{Status: http.StatusBadRequest, Title: "This sign-in has expired or was already used",
 			Message: "Ask the assistant again to get a new sign-in link.", Retry: true}
 	}
 	if g.now().After(st.ExpiresAt) {
+		reason = "state_expired"
 		return &Page{Status: http.StatusBadRequest, Title: "This sign-in has expired",
 			Message: "Sign-in must finish within 10 minutes. Ask the assistant again to get a new link.", Retry: true}
 	}
 	if want := hash[16:48]; subtle.ConstantTimeCompare([]byte(cookie("ag_state_"+hash[:16])), []byte(want)) != 1 {
+		reason = "other_browser"
 		return &Page{Status: http.StatusBadRequest, Title: "Sign-in was started in another browser",
 			Message: "For your safety, sign-in must finish in the browser that opened the link. Open the sign-in link again here.", Retry: true}
 	}
 	c, err := g.load(ctx, st.ActionID)
 	if err != nil || c.auth.Type != AuthOAuth {
+		reason = "action_gone"
 		return &Page{Status: http.StatusNotFound, Title: "This sign-in is no longer valid",
 			Message: "The action it was made for has been removed or changed."}
 	}
@@ -214,6 +234,7 @@ func (g *Gateway) Callback(ctx context.Context, q url.Values, cookie func(name s
 	if perr != "" {
 		g.log.Info("sign-in refused by provider", "action", st.ActionID, "error", clip(perr))
 		if perr == "access_denied" {
+			reason = "access_denied"
 			return &Page{Status: http.StatusBadRequest, Domain: domain, Title: "You cancelled signing in to " + domain,
 				Message: "Nothing was shared. To use " + domain + ", ask the assistant for a new sign-in link.", Retry: true}
 		}
@@ -221,20 +242,24 @@ func (g *Gateway) Callback(ctx context.Context, q url.Values, cookie func(name s
 		if d := q.Get("error_description"); d != "" {
 			msg += " — " + clip(d)
 		}
+		reason = "provider_error"
 		return &Page{Status: http.StatusBadRequest, Domain: domain, Title: "Signing in to " + domain + " failed", Message: msg, Retry: true}
 	}
 	if code == "" {
+		reason = "no_code"
 		return &Page{Status: http.StatusBadRequest, Domain: domain, Title: "Signing in to " + domain + " failed",
 			Message: "The provider sent neither a code nor an error.", Retry: true}
 	}
 	cfg, err := g.oauthConfig(c)
 	if err != nil {
+		reason = "internal"
 		return internalPage(domain)
 	}
 	var verifier string
 	if st.Verifier != nil {
 		v, err := g.keys.Open(st.Verifier, "state:"+hash)
 		if err != nil {
+			reason = "internal"
 			return internalPage(domain)
 		}
 		verifier = string(v)
@@ -242,11 +267,13 @@ func (g *Gateway) Callback(ctx context.Context, q url.Values, cookie func(name s
 	tok, err := g.oauth.Exchange(ctx, cfg, code, g.CallbackURL(), verifier)
 	if err != nil {
 		g.log.Warn("token exchange failed", "action", st.ActionID, "err", err)
+		reason = "exchange_failed"
 		return &Page{Status: http.StatusBadGateway, Domain: domain, Title: "Signing in to " + domain + " failed",
 			Message: exchangeMessage(err), Retry: true}
 	}
 	if err := g.saveToken(ctx, st.ActionID, st.User, tok, nil); err != nil {
 		g.log.Error("store connection", "action", st.ActionID, "err", err)
+		reason = "internal"
 		return internalPage(domain)
 	}
 	g.log.Info("sign-in completed", "action", st.ActionID)
@@ -294,6 +321,19 @@ func (g *Gateway) saveToken(ctx context.Context, actionID, user string, tok *oau
 		CreatedAt:    now,
 		UpdatedAt:    now,
 	})
+}
+
+// signInMetric records a sign-in step: ok (started or completed) unless page
+// is an error page, then failed with reason.
+func (g *Gateway) signInMetric(ok string, page *Page, reason string) {
+	if page != nil && page.Status != http.StatusOK {
+		if reason == "" {
+			reason = "other"
+		}
+		g.metrics.SignIn(metrics.SignInFailed, reason)
+		return
+	}
+	g.metrics.SignIn(ok, "")
 }
 
 func connAAD(actionID, user string) string { return "conn:" + actionID + ":" + user }

@@ -45,6 +45,9 @@ func (s *ToolSet) Lookup(name string) (tools.Tool, bool) {
 // toolCache keeps each action's tools, generated once per action version (updated_at), and
 // the last named set. A tool list therefore costs one ListActions and, when nothing changed,
 // nothing more; the 288 operations of a large document are not rendered again per request.
+// What it keeps per action is bounded whatever the document: tools.Generate renders argument
+// schemas within per-action bounds (tools.MaxActionNodes and the others) and omits those that
+// do not fit, and the parsed document keeps no rendered schemas.
 type toolCache struct {
 	mu      sync.Mutex
 	actions map[string]actionTools // by action id
@@ -123,14 +126,24 @@ func (g *Gateway) generateTools(ctx context.Context, a store.Action) ([]tools.To
 	if err != nil {
 		return nil, err
 	}
-	return tools.Generate(c.doc, tools.Action{
+	ts := tools.Generate(c.doc, tools.Action{
 		ID:       c.action.ID,
 		Name:     c.action.Name,
 		Revision: c.action.UpdatedAt.UTC().Format(time.RFC3339Nano),
 		Strip: func(op *openapi.Operation) []openapi.Credential {
 			return g.placement(c, op).strip()
 		},
-	}), nil
+	})
+	omitted := 0
+	for _, t := range ts {
+		if t.SchemaOmitted {
+			omitted++
+		}
+	}
+	if omitted > 0 {
+		g.log.Warn("tools: argument schemas too large, omitted", "action", a.ID, "tools", len(ts), "omitted", omitted)
+	}
+	return ts, nil
 }
 
 // Tools returns the tools of every action, or of one when actionID is set (not_found when it

@@ -143,6 +143,9 @@ func TestLoopbackServerBlockedByDefault(t *testing.T) {
 	if got := safeMessage(t, err); got != want {
 		t.Errorf("message = %q, want %q", got, want)
 	}
+	if reason, private, ok := Refusal(err); !ok || !private || reason != `"`+host+`" is a loopback address` {
+		t.Errorf("Refusal = %q, %v, %v; want the reason without prefix, allowed with AllowPrivate", reason, private, ok)
+	}
 	if n := hits.Load(); n != 0 {
 		t.Errorf("server received %d requests, want 0", n)
 	}
@@ -333,5 +336,17 @@ func TestConnectTimeout(t *testing.T) {
 		if got := (Policy{ConnectTimeout: tt.set}).connectTimeout(); got != tt.want {
 			t.Errorf("ConnectTimeout %v: dialer timeout %v, want %v", tt.set, got, tt.want)
 		}
+	}
+}
+
+func TestRefusalOfUnreachableClasses(t *testing.T) {
+	// Multicast is refused even with AllowPrivate: no hint to allow it.
+	_, err := get(t, NewClient(Policy{AllowPrivate: true}), "http://224.0.0.1:80/")
+	reason, private, ok := Refusal(err)
+	if !ok || private || !strings.Contains(reason, "multicast") {
+		t.Fatalf("Refusal = %q, %v, %v (err %v)", reason, private, ok, err)
+	}
+	if _, _, ok := Refusal(errors.New("other")); ok {
+		t.Fatal("Refusal accepted an error that is not a refusal")
 	}
 }

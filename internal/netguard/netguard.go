@@ -36,10 +36,26 @@ var (
 )
 
 // blockedError is an ErrBlocked with a message safe to show users.
-type blockedError struct{ msg string }
+type blockedError struct {
+	msg string
+	// private: the address would be allowed with Policy.AllowPrivate.
+	private bool
+}
 
 func (e *blockedError) Error() string        { return ErrBlocked.Error() + ": " + e.msg }
 func (e *blockedError) Is(target error) bool { return target == ErrBlocked }
+
+// Refusal returns the user-safe reason of an ErrBlocked error (without the
+// package prefix, the resolved IP or the request URL), and whether the
+// destination would be allowed with Policy.AllowPrivate. ok is false when err
+// is not a refusal.
+func Refusal(err error) (reason string, private, ok bool) {
+	var be *blockedError
+	if !errors.As(err, &be) {
+		return "", false, false
+	}
+	return be.msg, be.private, true
+}
 
 func blocked(format string, args ...any) error {
 	return &blockedError{msg: fmt.Sprintf(format, args...)}
@@ -48,10 +64,14 @@ func blocked(format string, args ...any) error {
 // blockedAddr reports that host, which is ip or resolved to it, has a blocked address.
 func blockedAddr(host string, ip netip.Addr) error {
 	class := Classify(ip)
+	var be *blockedError
 	if _, err := netip.ParseAddr(host); err == nil { // an IP literal is never resolved
-		return blocked("%q is %s address", host, article(class))
+		be = &blockedError{msg: fmt.Sprintf("%q is %s address", host, article(class))}
+	} else {
+		be = &blockedError{msg: fmt.Sprintf("%q resolves to %s address", host, article(class))}
 	}
-	return blocked("%q resolves to %s address", host, article(class))
+	be.private = Allowed(ip, true)
+	return be
 }
 
 func article(class string) string {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 
 	yaml "github.com/pb33f/go-yaml"
 	"github.com/pb33f/libopenapi/datamodel"
@@ -31,6 +32,7 @@ type Document struct {
 	swagger2 bool
 	byID     map[string]*Operation
 	byOrigID map[string]*Operation
+	patterns sync.Map // pattern → whether it compiles (see validRegexp)
 }
 
 // Operation returns the operation with the given id. An operationId as written in the document

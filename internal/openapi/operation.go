@@ -121,9 +121,14 @@ type ParamInfo struct {
 }
 
 // Parameters lists the operation's parameters (path-level and operation-level merged), in
-// document order. Swagger 2.0 formData parameters are body properties, see BodySchema.
+// document order. Swagger 2.0 formData parameters are body properties, see BodySchema. The
+// schemas are rendered on each call; Inputs renders everything at once.
 func (op *Operation) Parameters() []ParamInfo {
-	prep := op.prepared()
+	rd, _ := op.render(nil)
+	return op.paramInfos(rd)
+}
+
+func (op *Operation) paramInfos(rd *rendered) []ParamInfo {
 	out := make([]ParamInfo, 0, len(op.params))
 	for i, p := range op.params {
 		out = append(out, ParamInfo{
@@ -131,7 +136,7 @@ func (op *Operation) Parameters() []ParamInfo {
 			In:          p.in,
 			Required:    p.required,
 			Description: p.description,
-			Schema:      copyMap(prep.params[i]),
+			Schema:      rd.params[i],
 		})
 	}
 	return out
@@ -140,13 +145,14 @@ func (op *Operation) Parameters() []ParamInfo {
 // BodySchema returns the JSON Schema of the request body and the content type it is sent as.
 // whole is true when the body is passed whole under the "requestBody" argument (a body that is
 // not an object, or whose properties collide with parameter names); otherwise its top-level
-// properties are arguments of their own. schema is nil when the operation has no body.
+// properties are arguments of their own. schema is nil when the operation has no body. The
+// schema is rendered on each call; Inputs renders everything at once.
 func (op *Operation) BodySchema() (schema map[string]any, contentType string, whole bool) {
 	if op.body == nil {
 		return nil, "", false
 	}
-	prep := op.prepared()
-	return copyMap(prep.body), op.body.contentType, prep.whole
+	rd, _ := op.render(nil)
+	return rd.body, op.body.contentType, rd.whole
 }
 
 type param struct {

@@ -132,9 +132,9 @@ func (b *builder) classify(args map[string]any, strip []Credential) {
 				continue
 			}
 			if !prep.whole {
-				s, declared := prep.bodyProps[key]
+				nullable, declared := prep.bodyProps[key]
 				if declared || prep.passthrough {
-					if v == nil && !contains(prep.bodyRequired, key) && declared && !acceptsNull(s) {
+					if v == nil && !contains(prep.bodyRequired, key) && declared && !nullable {
 						continue // an optional property sent as null: absent
 					}
 					b.bodyVals[key] = v

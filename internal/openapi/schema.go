@@ -13,20 +13,45 @@ import (
 // exclusive bounds, type: file), keywords that cannot be validated dropped. No library renders
 // schemas this way with a bound on recursion, so it is done here.
 
+//
+// An operation's schemas (its parameters' and its body's) are rendered together, by one renderer,
+// so that everything it takes to render an operation is bounded whatever its number of
+// parameters: schema objects (maxAllNodes) and literal values (maxValueNodes). Rendering the
+// operations of a whole document (tool generation) multiplies that by their number; a caller
+// bounds the total with a Budget (see Operation.Inputs).
+
 const (
 	maxRefNesting = 10    // $refs expanded inside one another on one branch
 	maxDepth      = 64    // nesting of schema objects
 	maxNodes      = 4000  // schema objects rendered for one parameter or body before $refs are cut
-	maxAllNodes   = 12000 // schema objects rendered at all (YAML aliases can repeat a subtree exponentially)
+	maxAllNodes   = 12000 // schema objects rendered at all for one operation (YAML aliases can repeat a subtree exponentially)
 	maxDefsNodes  = 6000  // the same for a validator (compiling costs the square of its size)
 )
+
+// Budget bounds the rendering of several operations' schemas together, such as the tools of one
+// action: Operation.Inputs takes what it renders from it, and gives up (rendering no further)
+// as soon as it would need more than is left. Each operation is also bounded on its own, so a
+// Budget of at least maxAllNodes nodes and maxValueNodes values never changes a rendering, it
+// only stops one.
+type Budget struct {
+	Nodes  int // schema objects
+	Values int // literal values (enum, const and default, counting each element)
+}
 
 type renderer struct {
 	doc   *Document
 	stack []*yaml.Node // $ref targets being expanded on the current branch
-	nodes int
+	nodes int          // schema objects rendered for the current parameter or body (the $ref cut)
+	total int          // schema objects rendered by this renderer (the hard limit)
+	limit int          // on total
 	// values left to convert for enum, const and default, shared by the whole rendering.
 	values int
+
+	// budget, when set, is the caller's (Inputs): running out of it before this rendering's own
+	// limits sets exhausted, and the rendering stops; its result must then not be used.
+	budget       *Budget
+	budgetValues bool // values was set from the budget, not maxValueNodes
+	exhausted    bool
 
 	// In $defs mode (for validators) each $ref target is rendered once into defs and referred
 	// to, so nothing is cut and compiling stays linear in the size of what is used.
@@ -34,15 +59,39 @@ type renderer struct {
 	defName map[*yaml.Node]string // $ref or alias target → key in defs
 }
 
-// render renders a schema with every $ref inlined (for tool generation).
-func (d *Document) render(n *yaml.Node) map[string]any {
-	r := &renderer{doc: d, values: maxValueNodes}
+// newRenderer renders schemas with every $ref inlined (for tool generation and the argument
+// mapping), within b when it is not nil.
+func (d *Document) newRenderer(b *Budget) *renderer {
+	r := &renderer{doc: d, limit: maxAllNodes, values: maxValueNodes, budget: b}
+	if b != nil && b.Values < maxValueNodes {
+		r.values, r.budgetValues = max(b.Values, 0), true
+	}
+	return r
+}
+
+// top renders the schema of one parameter or body.
+func (r *renderer) top(n *yaml.Node) map[string]any {
+	r.nodes = 0
 	return asMap(r.schema(n, 0))
+}
+
+// charge takes what the rendering used from its budget.
+func (r *renderer) charge() {
+	b := r.budget
+	if b == nil {
+		return
+	}
+	b.Nodes = max(b.Nodes-r.total, 0)
+	if r.budgetValues {
+		b.Values = max(r.values, 0)
+	} else {
+		b.Values = max(b.Values-(maxValueNodes-max(r.values, 0)), 0)
+	}
 }
 
 // newDefsRenderer renders schemas whose $refs point into a shared $defs map.
 func (d *Document) newDefsRenderer() *renderer {
-	return &renderer{doc: d, values: maxValueNodes, defs: map[string]any{}, defName: map[*yaml.Node]string{}}
+	return &renderer{doc: d, limit: maxDefsNodes, values: maxValueNodes, defs: map[string]any{}, defName: map[*yaml.Node]string{}}
 }
 
 // asMap turns a boolean schema into its object form.
@@ -68,11 +117,15 @@ func (r *renderer) schema(n *yaml.Node, depth int) any {
 
 func (r *renderer) schemaNode(n *yaml.Node, depth int) any {
 	r.nodes++
-	limit := maxAllNodes
-	if r.defs != nil {
-		limit = maxDefsNodes
+	r.total++
+	if r.exhausted {
+		return map[string]any{}
 	}
-	if n == nil || depth > maxDepth || r.nodes > limit {
+	if r.budget != nil && r.total > r.budget.Nodes && r.total <= r.limit {
+		r.exhausted = true // the caller's budget, not this operation's limit
+		return map[string]any{}
+	}
+	if n == nil || depth > maxDepth || r.total > r.limit {
 		return map[string]any{}
 	}
 	if n.Kind == yaml.ScalarNode {
@@ -234,7 +287,7 @@ func (r *renderer) object(n *yaml.Node, depth int) map[string]any {
 				out[k] = s
 			}
 		case "pattern":
-			if s, ok := str(v); ok && validRegexp(s) {
+			if s, ok := str(v); ok && r.doc.validRegexp(s) {
 				out[k] = s
 			}
 		case "maximum", "minimum":
@@ -285,7 +338,7 @@ func (r *renderer) object(n *yaml.Node, depth int) map[string]any {
 			if isMap(v) {
 				props := map[string]any{}
 				pairs(v, func(name string, s *yaml.Node) bool {
-					if k == "patternProperties" && !validRegexp(name) {
+					if k == "patternProperties" && !r.doc.validRegexp(name) {
 						return true
 					}
 					props[name] = r.schema(s, depth+1)
@@ -366,12 +419,15 @@ func (r *renderer) object(n *yaml.Node, depth int) map[string]any {
 // literal sets a keyword whose value is data, unless the rendering's budget for literal values
 // runs out (a keyword is dropped whole, never truncated).
 func (r *renderer) literal(out map[string]any, k string, v *yaml.Node) {
-	if r.values <= 0 {
-		return
+	if r.values > 0 {
+		val := value(v, &r.values)
+		if r.values >= 0 {
+			out[k] = val
+			return
+		}
 	}
-	val := value(v, &r.values)
-	if r.values >= 0 {
-		out[k] = val
+	if r.budgetValues {
+		r.exhausted = true // the caller's budget ran out, not this operation's
 	}
 }
 
@@ -424,49 +480,27 @@ func containsValue(list []any, v any) bool {
 }
 
 // validRegexp reports whether the validator can use a pattern (it uses Go's RE2 syntax; an
-// ECMA-262 pattern with look-around is dropped rather than rejected).
-func validRegexp(s string) bool {
+// ECMA-262 pattern with look-around is dropped rather than rejected). The answer is kept: a
+// pattern is compiled once per document, not once per schema object that uses it (a rendering
+// can repeat one thousands of times).
+func (d *Document) validRegexp(s string) bool {
+	if ok, seen := d.patterns.Load(s); seen {
+		return ok.(bool)
+	}
 	_, err := regexp.Compile(s)
+	d.patterns.Store(s, err == nil)
 	return err == nil
 }
 
-// copyMap deep-copies a rendered schema so callers may change what they get.
-func copyMap(m map[string]any) map[string]any {
-	if m == nil {
-		return nil
-	}
-	c, _ := copyValue(m).(map[string]any)
-	return c
-}
-
-func copyValue(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = copyValue(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = copyValue(e)
-		}
-		return out
-	}
-	return v
-}
-
-// prepared holds an operation's rendered schemas and how its body maps onto arguments.
+// prepared is how an operation's arguments map onto its request: what BuildRequest needs, kept
+// for the operation's lifetime. Its rendered schemas are not kept (Inputs renders them again
+// when asked): a document's operations would otherwise hold as many renderings as were ever
+// asked for.
 type prepared struct {
-	params []map[string]any // aligned with Operation.params
-	body   map[string]any   // nil without a body
-
 	whole        bool             // the body goes under "requestBody"
-	bodyProps    map[string]any   // flat body: property schemas
+	bodyProps    map[string]bool  // flat body: property → its schema accepts null
 	bodyRequired []string         // flat body: required properties, sorted
 	passthrough  bool             // flat body: extra arguments go into the body
-	extra        any              // passthrough: schema of the extra values (nil: any)
 	paramNames   map[string][]int // argument name → parameter indexes
 }
 
@@ -476,69 +510,122 @@ func (op *Operation) prepared() *prepared {
 }
 
 func (op *Operation) doPrepare() *prepared {
-	d := op.doc
 	pr := &prepared{paramNames: map[string][]int{}}
 	for i, p := range op.params {
+		pr.paramNames[p.name] = append(pr.paramNames[p.name], i)
+	}
+	if op.body == nil {
+		return pr
+	}
+	rd, _ := op.render(nil)
+	pr.whole = rd.whole
+	if !rd.whole {
+		pr.bodyProps = make(map[string]bool, len(rd.flat.props))
+		for name, s := range rd.flat.props {
+			pr.bodyProps[name] = acceptsNull(s)
+		}
+		pr.bodyRequired = rd.flat.required
+		pr.passthrough = rd.passthrough
+	}
+	return pr
+}
+
+// rendered is an operation's argument schemas, rendered together.
+type rendered struct {
+	params []map[string]any // aligned with Operation.params
+	body   map[string]any   // nil without a body
+
+	whole       bool       // the body goes under "requestBody"
+	flat        flatObject // flat body: its top-level properties (parts of body)
+	passthrough bool       // flat body: extra arguments go into the body
+}
+
+// render renders the operation's body and parameter schemas with one renderer, within b when it
+// is not nil. ok is false when b ran out: the rendering stopped there, and nothing is returned.
+// The body comes first: the argument mapping depends on its shape, and a parameter's name does
+// not depend on its schema, so an operation too large to render whole loses parameter schemas
+// (they accept any value) before it loses its body's.
+func (op *Operation) render(b *Budget) (rd *rendered, ok bool) {
+	r := op.doc.newRenderer(b)
+	defer r.charge()
+	rd = &rendered{}
+	if bd := op.body; bd != nil {
+		if bd.formParams != nil {
+			props := map[string]any{}
+			var req []any
+			for _, fp := range bd.formParams {
+				s := r.top(fp.schema)
+				if fp.description != "" {
+					if _, ok := s["description"]; !ok {
+						s["description"] = fp.description
+					}
+				}
+				props[fp.name] = s
+				if fp.required {
+					req = append(req, fp.name)
+				}
+				if r.exhausted {
+					return nil, false
+				}
+			}
+			rd.body = map[string]any{"type": "object", "properties": props}
+			if len(req) > 0 {
+				rd.body["required"] = req
+			}
+		} else {
+			rd.body = r.top(bd.schema)
+		}
+	}
+	rd.params = make([]map[string]any, 0, len(op.params))
+	for _, p := range op.params {
+		if r.exhausted {
+			return nil, false
+		}
 		var s map[string]any
 		if p.schema == nil {
 			s = map[string]any{"type": "string"}
 		} else {
-			s = d.render(p.schema)
+			s = r.top(p.schema)
 		}
 		if p.description != "" {
 			if _, ok := s["description"]; !ok {
 				s["description"] = p.description
 			}
 		}
-		pr.params = append(pr.params, s)
-		pr.paramNames[p.name] = append(pr.paramNames[p.name], i)
+		rd.params = append(rd.params, s)
 	}
-	b := op.body
-	if b == nil {
-		return pr
+	if r.exhausted {
+		return nil, false
 	}
-	if b.formParams != nil {
-		props := map[string]any{}
-		var req []any
-		for _, fp := range b.formParams {
-			s := d.render(fp.schema)
-			if fp.description != "" {
-				if _, ok := s["description"]; !ok {
-					s["description"] = fp.description
-				}
-			}
-			props[fp.name] = s
-			if fp.required {
-				req = append(req, fp.name)
-			}
-		}
-		pr.body = map[string]any{"type": "object", "properties": props}
-		if len(req) > 0 {
-			pr.body["required"] = req
-		}
-	} else {
-		pr.body = d.render(b.schema)
+	rd.whole, rd.flat, rd.passthrough = op.mapBody(rd.body)
+	return rd, true
+}
+
+// mapBody decides how a rendered body maps onto arguments: whole under "requestBody", or its
+// top-level properties as arguments of their own.
+func (op *Operation) mapBody(body map[string]any) (whole bool, flat flatObject, passthrough bool) {
+	if op.body == nil {
+		return false, flatObject{}, false
 	}
-	if b.kind == bodyRaw {
-		pr.whole = true
-		return pr
+	if op.body.kind == bodyRaw {
+		return true, flatObject{}, false
 	}
-	flat, passthrough, ok := flattenBody(pr.body)
+	flat, passthrough, ok := flattenBody(body)
 	if !ok {
-		pr.whole = true
-		return pr
+		return true, flatObject{}, false
 	}
-	for name := range flat.props {
-		if _, clash := pr.paramNames[name]; clash {
-			pr.whole = true
-			return pr
+	if len(op.params) > 0 {
+		names := make(map[string]bool, len(op.params))
+		for _, p := range op.params {
+			names[p.name] = true
+		}
+		for name := range flat.props {
+			if names[name] {
+				return true, flatObject{}, false
+			}
 		}
 	}
-	pr.bodyProps = flat.props
-	pr.bodyRequired = flat.required
-	pr.passthrough = passthrough
-	pr.extra = flat.extra
-	return pr
+	return false, flat, passthrough
 }
 
 type flatObject struct {

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/actiongate/actiongate/internal/apierr"
 	"github.com/actiongate/actiongate/internal/apitoken"
@@ -132,6 +133,12 @@ func (s *Server) deleteConnection(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
+	// A prefix route split here: a {action_id}/{path...} pattern costs the mux
+	// an allocation per path segment on every call.
+	actionID, path, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v1/proxy/"), "/")
+	if !ok || actionID == "" {
+		return apierr.New(apierr.NotFound, "no endpoint %s %s", r.Method, r.URL.Path)
+	}
 	user, err := forUser(r, r.Header.Get(gateway.UserHeader))
 	if err != nil {
 		return err
@@ -142,7 +149,7 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
 	if err := s.perUser.allow(user, "user"); err != nil {
 		return err
 	}
-	return s.gw.Proxy(w, r, r.PathValue("action_id"), r.PathValue("path"))
+	return s.gw.Proxy(w, r, actionID, path)
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/actiongate/actiongate/internal/oauth/oauthtest"
@@ -210,4 +211,92 @@ func TestKeyRotationWithLiveConnections(t *testing.T) {
 	ts2.scan("LEAKCHECK", clientSecret)
 	s.scanRecorded()
 
+}
+
+// TestSecretsStayWithTheirSite: an operation may not send credentials to
+// another site, and an update cannot move a kept secret to another host.
+func TestSecretsStayWithTheirSite(t *testing.T) {
+	s := newStack(t)
+	spec := func(server, opServer string) string {
+		return `openapi: 3.0.3
+info: {title: t, version: "1"}
+servers: [{url: "` + server + `"}]
+paths:
+  /upload:
+    servers: [{url: "` + opServer + `"}]
+    post:
+      operationId: upload
+      responses: {"200": {description: ok}}
+  /items:
+    get:
+      operationId: items
+      responses: {"200": {description: ok}}
+`
+	}
+	key := map[string]any{"type": "api_key", "api_key": "site-key-LEAKCHECK", "auth_type": "bearer"}
+	// An operation on another site is called without the credential.
+	var got []string
+	var mu sync.Mutex
+	rec := func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Host+" "+r.Header.Get("Authorization"))
+		mu.Unlock()
+	}
+	home := httptest.NewServer(http.HandlerFunc(rec))
+	defer home.Close()
+	other := httptest.NewServer(http.HandlerFunc(rec))
+	defer other.Close()
+	otherSite := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
+	st, res := s.api("POST", "/v1/actions", map[string]any{"name": "x", "schema": spec(home.URL, otherSite), "auth": key})
+	if st != 201 {
+		t.Fatalf("create with an off-site operation: %d %v", st, res)
+	}
+	xid := res["id"].(string)
+	for _, op := range []string{"items", "upload"} {
+		if st, r := s.api("POST", "/v1/actions/"+xid+"/invoke", map[string]any{"operation": op, "confirmed": true}); st != 200 {
+			t.Fatalf("%s: %d %v", op, st, r)
+		}
+	}
+	mu.Lock()
+	if len(got) != 2 || got[0] != strings.TrimPrefix(home.URL, "http://")+" Bearer site-key-LEAKCHECK" ||
+		got[1] != strings.TrimPrefix(otherSite, "http://")+" " {
+		t.Fatalf("requests: %q", got)
+	}
+	mu.Unlock()
+
+	st, a := s.api("POST", "/v1/actions", map[string]any{"name": "x", "schema": spec("https://api.example.com", "https://upload.example.com"), "auth": key})
+	if st != 201 {
+		t.Fatalf("same-site operation server: %d %v", st, a)
+	}
+	id := a["id"].(string)
+
+	keep := map[string]any{"type": "api_key", "auth_type": "bearer"}
+	st, res = s.api("PUT", "/v1/actions/"+id, map[string]any{"name": "x", "schema": spec("https://api.other.example", "https://api.other.example"), "auth": keep})
+	if st != 400 || errCode(res) != "invalid_request" || !strings.Contains(errField(res, "message"), "auth.api_key") {
+		t.Fatalf("moved server without the key: %d %v", st, res)
+	}
+	if st, res = s.api("PUT", "/v1/actions/"+id, map[string]any{"name": "renamed", "schema": spec("https://api.example.com", "https://upload.example.com"), "auth": keep}); st != 200 {
+		t.Fatalf("same host, key kept: %d %v", st, res)
+	}
+	if st, res = s.api("PUT", "/v1/actions/"+id, map[string]any{"name": "x", "schema": spec("https://api.other.example", "https://api.other.example"), "auth": key}); st != 200 {
+		t.Fatalf("moved server with the key given again: %d %v", st, res)
+	}
+
+	oauth := func(tokenURL string, secret bool) map[string]any {
+		m := map[string]any{"type": "oauth", "client_id": "c", "authorization_url": "https://auth.example.com/a", "token_url": tokenURL}
+		if secret {
+			m["client_secret"] = "site-secret-LEAKCHECK"
+		}
+		return m
+	}
+	_, o := s.api("POST", "/v1/actions", map[string]any{"name": "o", "schema": spec("https://api.example.com", "https://api.example.com"), "auth": oauth("https://auth.example.com/token", true)})
+	oid := o["id"].(string)
+	st, res = s.api("PUT", "/v1/actions/"+oid, map[string]any{"name": "o", "schema": spec("https://api.example.com", "https://api.example.com"), "auth": oauth("https://evil.example.net/token", false)})
+	if st != 400 || !strings.Contains(errField(res, "message"), "auth.client_secret") {
+		t.Fatalf("moved token_url without the secret: %d %v", st, res)
+	}
+	if st, res = s.api("PUT", "/v1/actions/"+oid, map[string]any{"name": "o2", "schema": spec("https://api.example.com", "https://api.example.com"), "auth": oauth("https://auth.example.com/token2", false)}); st != 200 {
+		t.Fatalf("same token host, secret kept: %d %v", st, res)
+	}
+	s.scan("LEAKCHECK")
 }

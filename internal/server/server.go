@@ -19,6 +19,7 @@ import (
 	"github.com/actiongate/actiongate/internal/apitoken"
 	"github.com/actiongate/actiongate/internal/console"
 	"github.com/actiongate/actiongate/internal/gateway"
+	"github.com/actiongate/actiongate/internal/metrics"
 	"github.com/actiongate/actiongate/internal/store"
 )
 
@@ -42,6 +43,10 @@ type Options struct {
 	// TokenRate and UserRate are requests per second allowed per API token and
 	// per end user (0: no limit); bursts default to twice the rate.
 	TokenRate, UserRate float64
+	// Metrics are served at GET /metrics (metrics.go); nil: not served.
+	Metrics *metrics.Metrics
+	// MetricsToken, when set, is required as a bearer token on /metrics.
+	MetricsToken string
 }
 
 // Server is the HTTP handler.
@@ -54,6 +59,7 @@ type Server struct {
 	mux     *http.ServeMux
 	perTok  *limiters
 	perUser *limiters
+	metrics *metrics.Metrics
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -74,6 +80,7 @@ func New(o Options) *Server {
 	m := s.mux
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	m.HandleFunc("GET /readyz", s.ready)
+	s.routeMetrics(o)
 
 	admin, invoke := store.ScopeAdmin, store.ScopeInvoke
 	m.Handle("POST /v1/actions", s.api(admin, s.createAction))
@@ -85,7 +92,7 @@ func New(o Options) *Server {
 	m.Handle("POST /v1/connect", s.api(invoke, s.connect))
 	m.Handle("GET /v1/connections", s.api(invoke, s.listConnections))
 	m.Handle("DELETE /v1/connections/{action_id}/{user}", s.api(invoke, s.deleteConnection))
-	m.Handle("/v1/proxy/{action_id}/{path...}", s.api(invoke, s.proxy))
+	m.Handle("/v1/proxy/", s.api(invoke, s.proxy)) // /v1/proxy/{action_id}/{path...}, split by s.proxy
 	m.Handle("GET /v1/tools", s.api(invoke, s.listTools))
 	m.Handle("POST /v1/tools/call", s.api(invoke, s.callTool))
 	m.Handle("/mcp", s.mcpHandler())
@@ -125,24 +132,27 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 // rendering. The principal goes into the request context.
 func (s *Server) api(scope string, h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		outcome := metrics.OutcomeOK
+		defer func() { s.metrics.Request(r.Pattern, outcome) }()
+		fail := func(err error) { outcome = apierr.From(err).Code; s.writeErr(w, r, err) }
 		p, err := s.authenticate(r)
 		if err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="actiongate"`)
-			s.writeErr(w, r, err)
+			fail(err)
 			return
 		}
 		if scope != "" && !p.Can(scope) {
-			s.writeErr(w, r, apierr.New(apierr.Forbidden, "this API token lacks the %q scope", scope))
+			fail(apierr.New(apierr.Forbidden, "this API token lacks the %q scope", scope))
 			return
 		}
 		if err := s.perTok.allow(p.TokenID, "API token"); err != nil {
-			s.writeErr(w, r, err)
+			fail(err)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 		ctx := context.WithValue(gateway.WithActor(r.Context(), p.TokenID), principalKey{}, p)
 		if err := h(w, r.WithContext(ctx)); err != nil {
-			s.writeErr(w, r, err)
+			fail(err)
 		}
 	})
 }

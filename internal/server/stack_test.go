@@ -65,6 +65,11 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Upgraded connections and event streams pass as they are: reading them
+	// whole would hold them up (no token response is either).
+	if resp.StatusCode == http.StatusSwitchingProtocols || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		return resp, nil
+	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	r.mu.Lock()

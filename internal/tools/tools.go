@@ -72,6 +72,10 @@ type Tool struct {
 	Parameters map[string]any
 	// Consequential operations need the user's confirmation before they run.
 	Consequential bool
+	// SchemaOmitted: the action's tools together, or this one alone, would exceed the bounds on
+	// argument schemas (MaxActionNodes and the others), so Parameters accepts any object and the
+	// description says so. Invoke still checks the arguments against the operation's schema.
+	SchemaOmitted bool
 }
 
 // Action is what Generate needs to know about an action besides its document.
@@ -86,18 +90,24 @@ type Action struct {
 
 // Generate returns a tool for every operation of doc, in document order, named with their
 // candidate names (see AssignNames).
+//
+// The tools' argument schemas are rendered within the bounds MaxActionNodes, MaxActionValues
+// and MaxActionSchemaBytes, in document order, each within MaxToolSchemaBytes: a tool that does
+// not fit gets a schema that accepts any object (SchemaOmitted), and once the bounds are used up
+// nothing more is rendered.
 func Generate(doc *openapi.Document, a Action) []Tool {
 	out := make([]Tool, 0, len(doc.Operations))
+	b := newBudget()
 	for _, op := range doc.Operations {
 		var strip []openapi.Credential
 		if a.Strip != nil {
 			strip = a.Strip(op)
 		}
 		title := a.Name + ": " + op.ID
-		if s := collapse(op.Summary); s != "" {
+		if s := collapseN(op.Summary, 120); s != "" {
 			title = a.Name + ": " + s
 		}
-		out = append(out, Tool{
+		t := Tool{
 			Name:          candidate(a.Name, a.ID, op.ID),
 			ActionID:      a.ID,
 			ActionName:    a.Name,
@@ -107,16 +117,27 @@ func Generate(doc *openapi.Document, a Action) []Tool {
 			Path:          op.Path,
 			Title:         truncate(title, 120),
 			Description:   describe(op),
-			Parameters:    Parameters(op, strip),
 			Consequential: op.Consequential,
-		})
+		}
+		var ok bool
+		if t.Parameters, ok = b.parameters(op, strip); !ok {
+			t.Parameters, t.SchemaOmitted = omittedParameters(), true
+			t.Description = omittedNote + " " + t.Description
+		}
+		out = append(out, t)
 	}
 	return out
 }
 
 // Parameters returns the JSON Schema of op's flat arguments object, leaving out the parameters
-// placed where strip says the credential goes.
+// placed where strip says the credential goes. It is bounded as one operation is, not as
+// Generate bounds an action's tools together.
 func Parameters(op *openapi.Operation, strip []openapi.Credential) map[string]any {
+	in, _ := op.Inputs(nil)
+	return parameters(op, in, strip)
+}
+
+func parameters(op *openapi.Operation, in *openapi.Inputs, strip []openapi.Credential) map[string]any {
 	props := map[string]any{}
 	var required []any
 	isRequired := map[string]bool{}
@@ -126,7 +147,7 @@ func Parameters(op *openapi.Operation, strip []openapi.Credential) map[string]an
 			required = append(required, name)
 		}
 	}
-	for _, p := range op.Parameters() {
+	for _, p := range in.Params {
 		if stripped(strip, p.In, p.Name) {
 			continue
 		}
@@ -142,8 +163,9 @@ func Parameters(op *openapi.Operation, strip []openapi.Credential) map[string]an
 	}
 	root := map[string]any{"type": "object"}
 	passThrough := false
-	if body, contentType, whole := op.BodySchema(); body != nil {
-		if flat, ok := op.FlatBody(); ok && !whole {
+	if body := in.Body; body != nil {
+		if !in.Whole {
+			flat := in.Flat
 			for name, s := range flat.Properties {
 				props[name] = s
 			}
@@ -160,7 +182,7 @@ func Parameters(op *openapi.Operation, strip []openapi.Credential) map[string]an
 			}
 		} else {
 			if _, ok := body["description"]; !ok {
-				body["description"] = "The request body (" + contentType + ")."
+				body["description"] = "The request body (" + in.ContentType + ")."
 			}
 			props["requestBody"] = body
 			if op.BodyRequired() {
@@ -191,9 +213,12 @@ func stripped(strip []openapi.Credential, in, name string) bool {
 	return false
 }
 
-// describe builds an operation's description from its summary and description.
+// describe builds an operation's description from its summary and description. Only its first
+// MaxDescription+1 characters are certain to be kept (see collapseN): the formats cut it to
+// MaxDescription anyway, and an operation's texts can be large (a YAML alias can even give every
+// operation the same large text).
 func describe(op *openapi.Operation) string {
-	s, d := collapse(op.Summary), collapse(op.Description)
+	s, d := collapseN(op.Summary, MaxDescription), collapseN(op.Description, MaxDescription)
 	switch {
 	case s == "" && d == "":
 		return op.Method + " " + op.Path
@@ -212,6 +237,32 @@ func describe(op *openapi.Operation) string {
 // collapse trims a text and turns every run of white space into one space.
 func collapse(s string) string {
 	return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")
+}
+
+// collapseN is collapse cut to its first limit+1 characters when it is longer: truncate(x, n)
+// for any n <= limit gives the same for it as for the whole text, without reading (or copying)
+// more of s than that.
+func collapseN(s string, limit int) string {
+	var b strings.Builder
+	n, space := 0, false
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			space = n > 0
+			continue
+		}
+		if space {
+			if n++; n > limit+1 {
+				break
+			}
+			b.WriteByte(' ')
+			space = false
+		}
+		if n++; n > limit+1 {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // truncate cuts s to at most limit characters, at a word boundary when one is near, marking
@@ -235,7 +286,7 @@ func truncate(s string, limit int) string {
 func cutDescriptions(s any) {
 	walk(s, func(m map[string]any) {
 		if d, ok := m["description"].(string); ok {
-			m["description"] = truncate(collapse(d), MaxParameterDescription)
+			m["description"] = truncate(collapseN(d, MaxParameterDescription), MaxParameterDescription)
 		}
 	})
 }

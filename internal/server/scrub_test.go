@@ -1,0 +1,101 @@
+package server_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEchoedCredentialsAreRedacted: an API that echoes what it was sent (a
+// debugging endpoint, a redirect that repeats the query string) must not hand
+// the action's credential to the model or the proxy's caller.
+func TestEchoedCredentialsAreRedacted(t *testing.T) {
+	s := newStack(t)
+	const key = "echo-key/with+chars LEAKCHECK"
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := r.URL.Query().Get("api_key")
+		w.Header().Set("Location", "https://elsewhere.example/next?"+r.URL.RawQuery)
+		w.Header().Set("X-Echo", got)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"you_sent": got, "raw_query": r.URL.RawQuery, "ok": true})
+	}))
+	defer up.Close()
+	spec := `openapi: 3.0.3
+info: {title: Echo, version: "1"}
+servers: [{url: "` + up.URL + `"}]
+components:
+  securitySchemes:
+    k: {type: apiKey, in: query, name: api_key}
+security: [{k: []}]
+paths:
+  /echo:
+    get:
+      operationId: echo
+      responses: {"200": {description: ok}}
+`
+	st, a := s.api("POST", "/v1/actions", map[string]any{"name": "echo", "schema": spec,
+		"auth": map[string]any{"type": "api_key", "api_key": key}})
+	if st != 201 {
+		t.Fatalf("create: %d %v", st, a)
+	}
+	id := a["id"].(string)
+
+	st, res := s.api("POST", "/v1/actions/"+id+"/invoke", map[string]any{"operation": "echo"})
+	if st != 200 {
+		t.Fatalf("invoke: %d %v", st, res)
+	}
+	raw, _ := json.Marshal(res)
+	for _, form := range []string{key, url.QueryEscape(key), "LEAKCHECK"} {
+		if strings.Contains(string(raw), form) {
+			t.Fatalf("invoke result holds the key (%q): %s", form, raw)
+		}
+	}
+	body, _ := res["body"].(map[string]any)
+	if body["you_sent"] != "[redacted]" || body["ok"] != true {
+		t.Fatalf("body: %v (want the echoed key redacted, the rest intact)", res["body"])
+	}
+
+	req, _ := http.NewRequest("GET", s.srv.URL+"/v1/proxy/"+id+"/echo?x=1", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); strings.Contains(loc, "LEAKCHECK") || !strings.Contains(loc, "x=1") {
+		t.Fatalf("proxy Location: %q", loc)
+	}
+	if strings.Contains(resp.Header.Get("X-Echo"), "LEAKCHECK") {
+		t.Fatalf("proxy X-Echo: %q", resp.Header.Get("X-Echo"))
+	}
+	s.scan("LEAKCHECK")
+}
+
+// TestProxyUpstreamTimeout: an API that never starts answering is cut off at
+// the upstream timeout with upstream_timeout, as in invoke.
+func TestProxyUpstreamTimeout(t *testing.T) {
+	s := newStackWith(t, stackConfig{upstreamTimeout: 200 * time.Millisecond})
+	stuck := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-stuck:
+		case <-r.Context().Done():
+		}
+	}))
+	defer up.Close()
+	defer close(stuck)
+	id := proxyAction(t, s.stack, up.URL)
+	resp := proxyReq(t, s.stack, "GET", s.srv.URL+"/v1/proxy/"+id+"/items", nil, nil)
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 504 || !strings.Contains(string(raw), "upstream_timeout") {
+		t.Fatalf("stuck upstream: %d %s", resp.StatusCode, raw)
+	}
+}
