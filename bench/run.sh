@@ -297,12 +297,12 @@ if [[ -z ${SKIP_SCALE:-} ]]; then
 	log "scale: invoke latency with 1,000 connection rows"
 	DB="$WORK/data/actiongate.db"
 	"$WORK/benchctl" insert -db "$DB" -action "$OAUTH_ACTION" -from 0 -to 1000
-	before_hot=$("$WORK/benchctl" latency -gw "$AG" -action "$OAUTH_ACTION" -user "$BENCH_USER" -n 2000 -label "1K rows, one user (cached)")
-	before_cold=$("$WORK/benchctl" latency -gw "$AG" -action "$OAUTH_ACTION" -users 1000 -n 1000 -label "1K rows, distinct users (uncached)")
+	before_hot=$("$WORK/benchctl" latency -gw "$AG" -action "$OAUTH_ACTION" -user "$BENCH_USER" -n 2000 -label "1K rows, one user")
+	before_cold=$("$WORK/benchctl" latency -gw "$AG" -action "$OAUTH_ACTION" -users 1000 -n 1000 -label "1K rows, distinct users")
 	log "scale: inserting $((SCALE_ROWS - 1000)) more rows"
 	"$WORK/benchctl" insert -db "$DB" -action "$OAUTH_ACTION" -from 1000 -to "$SCALE_ROWS"
-	after_hot=$("$WORK/benchctl" latency -gw "$AG" -action "$OAUTH_ACTION" -user "$BENCH_USER" -n 2000 -label "$SCALE_ROWS rows, one user (cached)")
-	after_cold=$("$WORK/benchctl" latency -gw "$AG" -action "$OAUTH_ACTION" -users "$SCALE_ROWS" -n 1000 -label "$SCALE_ROWS rows, distinct users (uncached)")
+	after_hot=$("$WORK/benchctl" latency -gw "$AG" -action "$OAUTH_ACTION" -user "$BENCH_USER" -n 2000 -label "$SCALE_ROWS rows, one user")
+	after_cold=$("$WORK/benchctl" latency -gw "$AG" -action "$OAUTH_ACTION" -users "$SCALE_ROWS" -n 1000 -label "$SCALE_ROWS rows, distinct users")
 	{
 		echo
 		echo "scale (sequential oauth invokes, one connection):"

@@ -7,8 +7,10 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -67,13 +69,19 @@ func Run(ctx context.Context, env Env) error {
 	}
 	switch env.Args[0] {
 	case "serve":
-		cfg, err := config.Parse(env.Args[1:], env.Getenv)
+		cfg, err := config.ParseWithOutput(env.Args[1:], env.Getenv, env.Stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
 		return Serve(ctx, cfg, env)
 	case "migrate":
-		cfg, err := config.Parse(env.Args[1:], env.Getenv)
+		cfg, err := config.ParseWithOutput(env.Args[1:], env.Getenv, env.Stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -84,7 +92,10 @@ func Run(ctx context.Context, env Env) error {
 		fmt.Fprintln(env.Stdout, "database schema is up to date")
 		return db.Close()
 	case "keys", "tokens", "audit":
-		return maintenance(ctx, env)
+		if err := maintenance(ctx, env); !errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return nil
 	case "version":
 		fmt.Fprintln(env.Stdout, "actiongate", Version)
 		return nil
@@ -105,7 +116,7 @@ const (
 func Serve(ctx context.Context, cfg *config.Config, env Env) error {
 	log := logging.New(env.Stderr, cfg.LogFormat, cfg.LogLevel)
 
-	rt, err := open(ctx, cfg, log, env.Stdout)
+	rt, err := open(ctx, cfg, log, env.Stdout, true)
 	if err != nil {
 		return err
 	}
@@ -176,13 +187,20 @@ func checkMasterKey(ctx context.Context, db store.Store, keys *secrets.Keyring) 
 // adminToken returns the hash of the admin API token. A token from the
 // environment replaces the stored one; with none stored and none given, one is
 // generated, printed once to out, and only its hash is kept.
-func adminToken(ctx context.Context, db store.Store, fromEnv string, out io.Writer) ([32]byte, error) {
+func adminToken(ctx context.Context, db store.Store, fromEnv string, out io.Writer, log *slog.Logger) ([32]byte, error) {
 	var h [32]byte
 	if fromEnv != "" {
 		if len(fromEnv) < 16 {
 			return h, errors.New("ACTIONGATE_ADMIN_TOKEN must be at least 16 characters")
 		}
 		h = sha256.Sum256([]byte(fromEnv))
+		stored, err := db.GetMeta(ctx, metaAdminHash)
+		if err == nil && subtle.ConstantTimeCompare(stored, h[:]) == 1 {
+			return h, nil
+		}
+		if err == nil {
+			log.Warn("ACTIONGATE_ADMIN_TOKEN differs from the stored admin token: the stored one is replaced and no longer works")
+		}
 		return h, db.PutMeta(ctx, metaAdminHash, h[:])
 	}
 	stored, err := db.GetMeta(ctx, metaAdminHash)
@@ -243,7 +261,9 @@ type runtime struct {
 
 // open opens the store, loads and checks the master keys, bootstraps the admin
 // token and builds the gateway.
-func open(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer) (*runtime, error) {
+// Only serve (admin true) sets the admin token: a maintenance command run with
+// another environment must not replace or generate it.
+func open(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.Writer, admin bool) (*runtime, error) {
 	db, locker, err := openStore(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -256,26 +276,36 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.W
 	if err := checkMasterKey(ctx, db, keys); err != nil {
 		return fail(err)
 	}
-	adminHash, err := adminToken(ctx, db, cfg.AdminToken, stdout)
-	if err != nil {
-		return fail(err)
+	var adminHash [32]byte
+	if admin {
+		if adminHash, err = adminToken(ctx, db, cfg.AdminToken, stdout, log); err != nil {
+			return fail(err)
+		}
 	}
 	m := metrics.New()
 	cacheTTL := cfg.CacheTTL
 	if cacheTTL == 0 {
 		cacheTTL = -1 // off
 	}
+	credTTL := cfg.CredentialCacheTTL
+	if credTTL == config.CredentialCacheAuto {
+		credTTL = 0
+		if cfg.DatabaseURL == "" { // SQLite: this process is the only one
+			credTTL = cfg.CacheTTL
+		}
+	}
 	gw := gateway.New(gateway.Options{
-		Store:            db,
-		Keys:             keys,
-		PublicURL:        cfg.PublicURL,
-		AllowPrivate:     cfg.AllowPrivateNetworks,
-		UpstreamTimeout:  cfg.UpstreamTimeout,
-		MaxResponseBytes: cfg.MaxResponseBytes,
-		Logger:           log,
-		Locker:           locker,
-		Metrics:          m,
-		CacheTTL:         cacheTTL,
+		Store:              db,
+		Keys:               keys,
+		PublicURL:          cfg.PublicURL,
+		AllowPrivate:       cfg.AllowPrivateNetworks,
+		UpstreamTimeout:    cfg.UpstreamTimeout,
+		MaxResponseBytes:   cfg.MaxResponseBytes,
+		Logger:             log,
+		Locker:             locker,
+		Metrics:            m,
+		CacheTTL:           cacheTTL,
+		CredentialCacheTTL: credTTL,
 	})
 	return &runtime{db: db, keys: keys, adminHash: adminHash, gw: gw, metrics: m}, nil
 }

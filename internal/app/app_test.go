@@ -639,6 +639,22 @@ func TestMasterKeyAndAdminTokenBootstrap(t *testing.T) {
 	}
 	_ = g.stop()
 
+	// A maintenance command run with another admin token in its environment
+	// leaves the stored one alone (and prints no new one).
+	var cliOut bytes.Buffer
+	err = Run(context.Background(), Env{Args: []string{"tokens", "list"}, Stdout: &cliOut, Stderr: io.Discard, Getenv: func(k string) string {
+		return map[string]string{"ACTIONGATE_DATA_DIR": dir, "ACTIONGATE_ADMIN_TOKEN": "another-admin-token-0123456789"}[k]
+	}})
+	if err != nil || strings.Contains(cliOut.String(), "agt_") {
+		t.Fatalf("tokens list: %v %q", err, cliOut.String())
+	}
+	g = start(t, dir, map[string]string{"ACTIONGATE_ADMIN_TOKEN": ""})
+	g.token = tok
+	if st, _ := g.do("GET", "/v1/actions", nil); st != 200 {
+		t.Fatalf("the stored admin token after a maintenance command: %d", st)
+	}
+	_ = g.stop()
+
 	// A different master key fails start-up with a clear message.
 	other, _ := secrets.GenerateKey()
 	var stderr bytes.Buffer
@@ -647,5 +663,18 @@ func TestMasterKeyAndAdminTokenBootstrap(t *testing.T) {
 	}})
 	if err == nil || !strings.Contains(err.Error(), "master key") {
 		t.Fatalf("wrong key: %v", err)
+	}
+}
+
+func TestHelpExitsCleanly(t *testing.T) {
+	var stderr bytes.Buffer
+	err := Run(context.Background(), Env{Args: []string{"serve", "-h"}, Stdout: io.Discard, Stderr: &stderr, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatalf("serve -h: %v", err)
+	}
+	for _, want := range []string{"-data-dir", "ACTIONGATE_MASTER_KEY", "ACTIONGATE_ADMIN_TOKEN", "ACTIONGATE_METRICS_TOKEN"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("usage lacks %s:\n%s", want, stderr.String())
+		}
 	}
 }

@@ -36,13 +36,13 @@ func maintenance(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Parse(rest, env.Getenv)
+	cfg, err := config.ParseWithOutput(rest, env.Getenv, env.Stderr)
 	if err != nil {
 		return err
 	}
 	ctx = gateway.WithActor(ctx, "cli")
 	log := logging.New(env.Stderr, cfg.LogFormat, "warn")
-	rt, err := open(ctx, cfg, log, env.Stdout)
+	rt, err := open(ctx, cfg, log, env.Stdout, false)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -37,7 +39,14 @@ type Config struct {
 	// CacheTTL bounds how long actions (with their opened API keys) are trusted
 	// in memory; 0 turns the caches off.
 	CacheTTL time.Duration
+	// CredentialCacheTTL bounds how long users' opened OAuth access tokens are
+	// kept in memory; CredentialCacheAuto (unset) means CacheTTL with SQLite
+	// (one process per database) and off with PostgreSQL.
+	CredentialCacheTTL time.Duration
 }
+
+// CredentialCacheAuto is CredentialCacheTTL when the setting is not given.
+const CredentialCacheAuto time.Duration = -1
 
 // setting is one row of the settings table: a flag and the variable that backs it.
 type setting struct {
@@ -54,10 +63,10 @@ var table = []setting{
 		func(c *Config, v string) error { c.DatabaseURL = v; return nil }},
 	{"ACTIONGATE_PUBLIC_URL", "public-url", "http://localhost:8080", "externally visible base URL; the OAuth callback is {public-url}/oauth/callback",
 		func(c *Config, v string) error { c.PublicURL = strings.TrimRight(v, "/"); return nil }},
-	{"ACTIONGATE_MASTER_KEY", "", "", "", func(c *Config, v string) error { c.MasterKey = v; return nil }},
+	{"ACTIONGATE_MASTER_KEY", "", "", "the master key (base64, 32 bytes); several, comma-separated, during a rotation", func(c *Config, v string) error { c.MasterKey = v; return nil }},
 	{"ACTIONGATE_MASTER_KEY_FILE", "master-key-file", "", "file holding the base64 master key",
 		func(c *Config, v string) error { c.MasterKeyFile = v; return nil }},
-	{"ACTIONGATE_ADMIN_TOKEN", "", "", "", func(c *Config, v string) error { c.AdminToken = v; return nil }},
+	{"ACTIONGATE_ADMIN_TOKEN", "", "", "the admin API token; replaces the stored one (its hash) when set", func(c *Config, v string) error { c.AdminToken = v; return nil }},
 	{"ACTIONGATE_ALLOW_PRIVATE_NETWORKS", "allow-private-networks", "false", "let actions and token URLs reach loopback and private addresses (and plain http there)",
 		func(c *Config, v string) (err error) { c.AllowPrivateNetworks, err = parseBool(v); return err }},
 	{"ACTIONGATE_UPSTREAM_TIMEOUT", "upstream-timeout", "45s", "total time allowed for one upstream call",
@@ -77,9 +86,20 @@ var table = []setting{
 		func(c *Config, v string) error { c.LogLevel = v; return nil }},
 	{"ACTIONGATE_PPROF_ADDR", "pprof-addr", "", "serve Go profiling (net/http/pprof) on this separate address, e.g. 127.0.0.1:6060; off when empty",
 		func(c *Config, v string) error { c.PprofAddr = v; return nil }},
-	{"ACTIONGATE_METRICS_TOKEN", "", "", "", func(c *Config, v string) error { c.MetricsToken = v; return nil }},
+	{"ACTIONGATE_METRICS_TOKEN", "", "", "when set, GET /metrics requires it as a bearer token", func(c *Config, v string) error { c.MetricsToken = v; return nil }},
 	{"ACTIONGATE_CACHE_TTL", "cache-ttl", "5s", "how long actions are kept in memory; other replicas' changes show within it; 0 = no cache",
 		func(c *Config, v string) (err error) { c.CacheTTL, err = time.ParseDuration(v); return err }},
+	{"ACTIONGATE_CREDENTIAL_CACHE_TTL", "credential-cache-ttl", "auto", "how long users' opened OAuth access tokens are kept in memory: auto = the cache TTL with SQLite, off with PostgreSQL (where another replica's disconnect would show only after it); 0 = off",
+		func(c *Config, v string) (err error) {
+			if v == "auto" {
+				c.CredentialCacheTTL = CredentialCacheAuto
+				return nil
+			}
+			if c.CredentialCacheTTL, err = time.ParseDuration(v); err == nil && c.CredentialCacheTTL < 0 {
+				err = errors.New("must not be negative")
+			}
+			return err
+		}},
 }
 
 func parseBool(v string) (bool, error) {
@@ -95,7 +115,13 @@ func parseBool(v string) (bool, error) {
 // Parse reads args (without the program and command names) and the environment
 // through getenv. It returns every problem found, joined.
 func Parse(args []string, getenv func(string) string) (*Config, error) {
+	return ParseWithOutput(args, getenv, os.Stderr)
+}
+
+// ParseWithOutput is Parse writing usage and flag errors to out.
+func ParseWithOutput(args []string, getenv func(string) string, out io.Writer) (*Config, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(out)
 	flagVals := map[string]*string{}
 	for _, s := range table {
 		if s.flag == "" {
@@ -113,8 +139,19 @@ func Parse(args []string, getenv func(string) string) (*Config, error) {
 		}
 		flagVals[s.flag] = fs.String(s.flag, "", usage+" (default "+strconv.Quote(s.def)+")")
 	}
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprintf(out, "Usage: actiongate %s [flags]\n\nFlags (each also read from the environment variable named):\n", fs.Name())
+		fs.PrintDefaults()
+		fmt.Fprintln(out, "\nEnvironment only (secrets are never flags, so that they stay out of process listings):")
+		for _, s := range table {
+			if s.flag == "" {
+				fmt.Fprintf(out, "  %s\n    \t%s\n", s.env, s.usage)
+			}
+		}
+	}
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return nil, err // flag.ErrHelp for -h: the caller exits 0
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))

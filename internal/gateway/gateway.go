@@ -48,6 +48,10 @@ type Options struct {
 	RecentUse time.Duration
 	// Metrics records calls, refreshes, sign-ins and cache lookups (nil: none).
 	Metrics *metrics.Metrics
+	// CredentialCacheTTL: how long users' opened access tokens are trusted in
+	// memory (cache.go); 0 turns the credential cache off. Only for one process
+	// per database.
+	CredentialCacheTTL time.Duration
 	// CacheTTL: how long actions are trusted in memory
 	// (cache.go); 0 means DefaultCacheTTL, negative turns the caches off.
 	CacheTTL time.Duration
@@ -79,6 +83,8 @@ type Gateway struct {
 
 	metrics  *metrics.Metrics
 	cacheTTL time.Duration
+	credTTL  time.Duration
+	creds    credCache // cache.go
 
 	tools toolCache // tools.go
 }
@@ -106,6 +112,7 @@ func New(o Options) *Gateway {
 		recentUse:    o.RecentUse,
 		metrics:      o.Metrics,
 		cacheTTL:     o.CacheTTL,
+		credTTL:      o.CredentialCacheTTL,
 	}
 	if g.cacheTTL == 0 {
 		g.cacheTTL = DefaultCacheTTL

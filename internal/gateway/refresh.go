@@ -101,6 +101,10 @@ func (g *Gateway) needsRefresh(conn *store.Connection) bool {
 // returned, so that a reactive refresh can tell whether someone else already
 // replaced it.
 func (g *Gateway) userToken(ctx context.Context, c *compiled, user string) (secrets.Secret, []byte, error) {
+	if e, ok := g.cachedToken(c.action.ID, user); ok {
+		return e.token, e.sealed, nil
+	}
+	gen := g.creds.gen.Load()
 	conn, err := g.store.GetConnection(ctx, c.action.ID, user)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && conn.Status != store.StatusConnected) {
 		return secrets.Secret{}, nil, g.signInRequired(c, user)
@@ -113,6 +117,9 @@ func (g *Gateway) userToken(ctx context.Context, c *compiled, user string) (secr
 		return g.refresh(ctx, c, user, conn.AccessToken, false)
 	}
 	tok, err := g.keys.OpenString(conn.AccessToken, connAAD(c.action.ID, user)+":access")
+	if err == nil {
+		g.cacheToken(&conn, tok, gen)
+	}
 	return tok, conn.AccessToken, err
 }
 
@@ -264,6 +271,8 @@ func (g *Gateway) refreshConn(ctx context.Context, c *compiled, user string, see
 		fnErr = body(lockCtx)
 		return fnErr
 	})
+	// Whatever happened, the next call reads the stored connection.
+	g.creds.forget(actionID, user)
 	if err != nil && locked && fnErr == nil {
 		// The work was done under the lock; only releasing it failed (a
 		// PostgreSQL lock whose session died). What was stored stands.

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/actiongate/actiongate/internal/apierr"
 	"github.com/actiongate/actiongate/internal/metrics"
@@ -203,6 +204,16 @@ func (g *Gateway) Callback(ctx context.Context, q url.Values, cookie func(name s
 			Message: "The callback has no state parameter. Start again from a new sign-in link.", Retry: true}
 	}
 	hash := stateHash(state)
+	// The browser check needs only the hash, and comes first: a request
+	// without the cookie (someone else's browser, a prefetcher) must not use
+	// up the state that the user's own browser is about to bring.
+	if want := hash[16:48]; subtle.ConstantTimeCompare([]byte(cookie("ag_state_"+hash[:16])), []byte(want)) != 1 {
+		// Without the cookie the state is not read, so this page cannot tell an
+		// unknown or used state from another browser's.
+		reason = "other_browser"
+		return &Page{Status: http.StatusBadRequest, Title: "This sign-in cannot finish in this browser",
+			Message: "It was started in another browser, or it has expired or was already used. For your safety, sign-in must finish in the browser that opened the link: open the sign-in link again here, or ask the assistant for a new one.", Retry: true}
+	}
 	st, err := g.store.TakeSignInState(ctx, hash)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
@@ -218,11 +229,6 @@ func (g *Gateway) Callback(ctx context.Context, q url.Values, cookie func(name s
 		reason = "state_expired"
 		return &Page{Status: http.StatusBadRequest, Title: "This sign-in has expired",
 			Message: "Sign-in must finish within 10 minutes. Ask the assistant again to get a new link.", Retry: true}
-	}
-	if want := hash[16:48]; subtle.ConstantTimeCompare([]byte(cookie("ag_state_"+hash[:16])), []byte(want)) != 1 {
-		reason = "other_browser"
-		return &Page{Status: http.StatusBadRequest, Title: "Sign-in was started in another browser",
-			Message: "For your safety, sign-in must finish in the browser that opened the link. Open the sign-in link again here.", Retry: true}
 	}
 	c, err := g.load(ctx, st.ActionID)
 	if err != nil || c.auth.Type != AuthOAuth {
@@ -271,7 +277,9 @@ func (g *Gateway) Callback(ctx context.Context, q url.Values, cookie func(name s
 		return &Page{Status: http.StatusBadGateway, Domain: domain, Title: "Signing in to " + domain + " failed",
 			Message: exchangeMessage(err), Retry: true}
 	}
-	if err := g.saveToken(ctx, st.ActionID, st.User, tok, nil); err != nil {
+	err = g.saveToken(ctx, st.ActionID, st.User, tok, nil)
+	g.creds.forget(st.ActionID, st.User)
+	if err != nil {
 		g.log.Error("store connection", "action", st.ActionID, "err", err)
 		reason = "internal"
 		return internalPage(domain)
@@ -388,9 +396,11 @@ func internalPage(domain string) *Page {
 }
 
 // clip bounds provider-supplied text shown on a page.
+// clip shortens provider-supplied text to 200 characters (runes, so that a
+// multi-byte character is never cut in half).
 func clip(s string) string {
-	if len(s) > 200 {
-		s = s[:200] + "…"
+	if utf8.RuneCountInString(s) > 200 {
+		s = string([]rune(s)[:200]) + "…"
 	}
 	return s
 }
@@ -437,7 +447,9 @@ func (g *Gateway) Disconnect(ctx context.Context, actionID, user string) error {
 	if c, err := g.load(ctx, actionID); err == nil && c.auth.RevocationURL != "" {
 		g.revoke(ctx, c, conn)
 	}
-	if err := g.store.DeleteConnection(ctx, actionID, user); err != nil {
+	err = g.store.DeleteConnection(ctx, actionID, user)
+	g.creds.forget(actionID, user)
+	if err != nil {
 		return storeErr(err, "connection for action %q and user %q", actionID, user)
 	}
 	g.log.Info("connection deleted", "action", actionID)

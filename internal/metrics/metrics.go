@@ -46,7 +46,10 @@ const (
 )
 
 // Caches.
-const CacheAction = "action"
+const (
+	CacheAction     = "action"
+	CacheCredential = "credential"
+)
 
 // Metrics holds every collector. Safe for concurrent use.
 type Metrics struct {
@@ -91,7 +94,7 @@ func New() *Metrics {
 	}, []string{"event", "reason"})
 	m.cache = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "actiongate_cache_lookups_total",
-		Help: "In-memory cache lookups on the call path: action (the parsed action and its opened API key), by result (hit or miss).",
+		Help: "In-memory cache lookups on the call path: action (the parsed action and its opened API key) and credential (a user's opened OAuth access token; only when the credential cache is on), by result (hit or miss).",
 	}, []string{"cache", "result"})
 	m.reg.MustRegister(m.calls, m.gwTime, m.upTime, m.requests, m.refreshes, m.signIns, m.cache,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -101,7 +104,7 @@ func New() *Metrics {
 	}
 	m.signIns.WithLabelValues(SignInStarted, "")
 	m.signIns.WithLabelValues(SignInCompleted, "")
-	for _, c := range []string{CacheAction} {
+	for _, c := range []string{CacheAction, CacheCredential} {
 		m.cache.WithLabelValues(c, "hit")
 		m.cache.WithLabelValues(c, "miss")
 	}

@@ -157,6 +157,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
+	if err := checkUser(in.User); err != nil {
+		return err
+	}
 	t, err := s.tokens.Create(r.Context(), in)
 	if err != nil {
 		return err

@@ -237,7 +237,7 @@ func TestCallbackRejectsBadStates(t *testing.T) {
 		}, "no state"},
 		{"unknown state", func(b *browser) string {
 			return withState(start(b, "u1"), func(q url.Values) { q.Set("state", "forged-state-0123456789") })
-		}, "expired or was already used"},
+		}, "expired or was already used"}, // no cookie for a forged state: the combined page
 		{"no code and no error", func(b *browser) string {
 			return withState(start(b, "u1"), func(q url.Values) { q.Del("code") })
 		}, "neither a code nor an error"},
@@ -267,12 +267,18 @@ func TestCallbackRejectsBadStates(t *testing.T) {
 	}
 
 	// The browser that opened the link must finish it (CSRF, RFC 9700 §4.7).
-	cb := start(s.browser(), "u2")
+	owner := s.browser()
+	cb := start(owner, "u2")
 	st, _, page := s.browser().get(cb.String())
 	if st != 400 {
 		t.Fatalf("other browser: %d %s", st, page)
 	}
 	mustContain(t, page, "another browser")
+	// ...and does not use up the state: the owner's browser still finishes.
+	if st, _, page = owner.get(cb.String()); st != 200 {
+		t.Fatalf("owner after another browser tried: %d %s", st, page)
+	}
+	before = as.TokenRequests()
 
 	// Expired: the state outlives its 10 minutes.
 	b := s.browser()

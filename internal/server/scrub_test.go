@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // TestEchoedCredentialsAreRedacted: an API that echoes what it was sent (a
@@ -97,5 +98,62 @@ func TestProxyUpstreamTimeout(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 504 || !strings.Contains(string(raw), "upstream_timeout") {
 		t.Fatalf("stuck upstream: %d %s", resp.StatusCode, raw)
+	}
+}
+
+// TestRefusalsAreLoggedWithTheirCode: the error code of a refused request is
+// logged readably (a key named "code" is redacted as an OAuth code would be).
+func TestRefusalsAreLoggedWithTheirCode(t *testing.T) {
+	s := newStack(t)
+	ln := httptest.NewServer(http.NotFoundHandler())
+	dead := ln.URL
+	ln.Close()
+	id := proxyAction(t, s, dead)
+	if st, res := s.api("POST", "/v1/actions/"+id+"/invoke", map[string]any{"operation": "listItems"}); st != 502 {
+		t.Fatalf("dead upstream: %d %v", st, res)
+	}
+	if !strings.Contains(s.logs.String(), `"error_code":"upstream_unreachable"`) {
+		t.Fatalf("logs lack the error code: %s", s.logs.String())
+	}
+}
+
+// TestUserIDsAreChecked: an end user id that could not be shown, logged or
+// stored faithfully is refused, naming the field, on every route that takes one.
+func TestUserIDsAreChecked(t *testing.T) {
+	s := newStack(t)
+	up := httptest.NewServer(http.NotFoundHandler())
+	defer up.Close()
+	id := proxyAction(t, s, up.URL)
+	for _, bad := range []string{strings.Repeat("u", 257), "bad\xffutf8", "line\nbreak", "nul\x00"} {
+		for _, call := range []struct {
+			method, path string
+			body         map[string]any
+		}{
+			{"POST", "/v1/actions/" + id + "/invoke", map[string]any{"operation": "listItems", "user": bad}},
+			{"POST", "/v1/connect", map[string]any{"action": id, "user": bad}},
+			{"POST", "/v1/tools/call", map[string]any{"name": "x", "user": bad}},
+			{"POST", "/v1/tokens", map[string]any{"name": "t", "scopes": []string{"invoke"}, "user": bad}},
+			{"GET", "/v1/connections?user=" + url.QueryEscape(bad), nil},
+		} {
+			if call.body != nil && !utf8.ValidString(bad) {
+				continue // JSON carries no invalid UTF-8 (decoders replace it)
+			}
+			st, res := s.api(call.method, call.path, call.body)
+			if st != 400 || errCode(res) != "invalid_request" || !strings.HasPrefix(errField(res, "message"), "user:") {
+				t.Errorf("%s %s with user %q: %d %v", call.method, call.path, bad, st, res)
+			}
+		}
+		req, _ := http.NewRequest("GET", s.srv.URL+"/v1/proxy/"+id+"/items", nil)
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		req.Header[http.CanonicalHeaderKey("X-Actiongate-User")] = []string{bad}
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			if resp.StatusCode != 400 {
+				t.Errorf("proxy with user %q: %d", bad, resp.StatusCode)
+			}
+			resp.Body.Close()
+		} // a header Go's client refuses to send is not a test case
+	}
+	if st, res := s.api("POST", "/v1/actions/"+id+"/invoke", map[string]any{"operation": "listItems", "user": "ok user ü"}); st != 200 {
+		t.Fatalf("a good user id: %d %v", st, res)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/actiongate/actiongate/internal/apierr"
 	"github.com/actiongate/actiongate/internal/apitoken"
@@ -177,6 +179,9 @@ func (s *Server) authenticate(r *http.Request) (*apitoken.Principal, error) {
 // forUser resolves the end user a request acts for: a token bound to a user
 // can act only for that user (and names it when the request does not).
 func forUser(r *http.Request, user string) (string, error) {
+	if err := checkUser(user); err != nil {
+		return "", err
+	}
 	p := principal(r)
 	if p == nil || p.User == "" {
 		return user, nil
@@ -185,6 +190,24 @@ func forUser(r *http.Request, user string) (string, error) {
 		return "", apierr.New(apierr.Forbidden, "this API token may act only for its own user")
 	}
 	return p.User, nil
+}
+
+// MaxUserLen bounds an end user's id, in bytes.
+const MaxUserLen = 256
+
+// checkUser refuses user ids that could not be shown, logged or stored
+// faithfully: longer than MaxUserLen bytes, not UTF-8, or with control
+// characters. The empty id is left to the caller (optional for some actions).
+func checkUser(user string) error {
+	switch {
+	case len(user) > MaxUserLen:
+		return apierr.New(apierr.InvalidRequest, "user: longer than %d bytes", MaxUserLen)
+	case !utf8.ValidString(user):
+		return apierr.New(apierr.InvalidRequest, "user: not valid UTF-8")
+	case strings.IndexFunc(user, unicode.IsControl) >= 0:
+		return apierr.New(apierr.InvalidRequest, "user: contains control characters")
+	}
+	return nil
 }
 
 // noTokens is the token store of a server built without one.
@@ -205,7 +228,7 @@ func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Code == apierr.Internal {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	} else if e.Cause != nil {
-		s.log.Info("request refused", "method", r.Method, "path", r.URL.Path, "code", e.Code, "err", e.Cause)
+		s.log.Info("request refused", "method", r.Method, "path", r.URL.Path, "error_code", e.Code, "err", e.Cause)
 	}
 	writeJSON(w, e.Status(), e.Body())
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/actiongate/actiongate/internal/apitoken"
 	"github.com/actiongate/actiongate/internal/gateway"
 	"github.com/actiongate/actiongate/internal/logging"
+	"github.com/actiongate/actiongate/internal/metrics"
 	"github.com/actiongate/actiongate/internal/netguard"
 	"github.com/actiongate/actiongate/internal/secrets"
 	"github.com/actiongate/actiongate/internal/server"
@@ -89,6 +90,7 @@ type stack struct {
 	clock     *clock
 	logs      *syncBuffer
 	rec       *recorder
+	metrics   *metrics.Metrics
 	mu        sync.Mutex
 	responses bytes.Buffer
 }
@@ -143,6 +145,7 @@ func newStackWith(t *testing.T, cfg stackConfig) *tstack {
 	s.rec = &recorder{next: hook}
 	client.Transport = s.rec
 	log := logging.New(s.logs, "json", "debug")
+	s.metrics = metrics.New()
 	s.srv = httptest.NewUnstartedServer(nil)
 	s.gw = gateway.New(gateway.Options{
 		Store:           db,
@@ -154,6 +157,10 @@ func newStackWith(t *testing.T, cfg stackConfig) *tstack {
 		HTTPClient:      client,
 		UpstreamTimeout: cfg.upstreamTimeout,
 		Locker:          cfg.locker,
+		// On, as in the default (SQLite) deployment: every test of the
+		// credential lifecycle runs through it.
+		CredentialCacheTTL: gateway.DefaultCacheTTL,
+		Metrics:            s.metrics,
 	})
 	s.srv.Config.Handler = server.New(server.Options{Gateway: s.gw, DB: db,
 		Tokens: apitoken.New(db, hashOf(adminToken), s.clock.Now), Logger: log})
