@@ -116,6 +116,16 @@ const (
 func Serve(ctx context.Context, cfg *config.Config, env Env) error {
 	log := logging.New(env.Stderr, cfg.LogFormat, cfg.LogLevel)
 
+	if cfg.DatabaseURL == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return fmt.Errorf("data folder: %w", err)
+		}
+		release, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	rt, err := open(ctx, cfg, log, env.Stdout, true)
 	if err != nil {
 		return err
@@ -141,6 +151,7 @@ func Serve(ctx context.Context, cfg *config.Config, env Env) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(handler.CloseStreams)
 	log.Info("actiongate listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
 		"oauth_callback", cfg.CallbackURL(), "version", Version, "allow_private_networks", cfg.AllowPrivateNetworks)
 	if env.Ready != nil {

@@ -678,3 +678,27 @@ func TestHelpExitsCleanly(t *testing.T) {
 		}
 	}
 }
+
+// TestOneServerPerSQLiteFolder: a second server on the same data folder is
+// refused with a message that says why and what to do instead.
+func TestOneServerPerSQLiteFolder(t *testing.T) {
+	dir := t.TempDir()
+	g := start(t, dir, nil)
+	err := Run(context.Background(), Env{Args: []string{"serve"}, Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string {
+		return map[string]string{"ACTIONGATE_DATA_DIR": dir, "ACTIONGATE_ADDR": "127.0.0.1:0", "ACTIONGATE_ADMIN_TOKEN": testToken}[k]
+	}})
+	if err == nil || !strings.Contains(err.Error(), "another actiongate server") || !strings.Contains(err.Error(), "PostgreSQL") {
+		t.Fatalf("second server on one folder: %v", err)
+	}
+	// Maintenance commands still run beside the server.
+	if err := Run(context.Background(), Env{Args: []string{"tokens", "list"}, Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string {
+		return map[string]string{"ACTIONGATE_DATA_DIR": dir}[k]
+	}}); err != nil {
+		t.Fatalf("tokens list beside the server: %v", err)
+	}
+	if err := g.stop(); err != nil {
+		t.Fatal(err)
+	}
+	g = start(t, dir, nil) // the lock went with the first server
+	_ = g.stop()
+}

@@ -117,6 +117,12 @@ func (s *Server) mcpHandler() http.Handler {
 			s.writeErr(w, r, err)
 			return
 		}
+		if r.Method == http.MethodGet { // the standing stream: ended by CloseStreams
+			ctx, cancel := context.WithCancel(r.Context())
+			defer cancel()
+			defer context.AfterFunc(s.streams, cancel)()
+			r = r.WithContext(ctx)
+		}
 		id := mcpCaller{token: p.TokenID, user: user, scopes: p.Scopes}
 		bound.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), mcpCallerKey{}, id)))
 	})

@@ -1,8 +1,10 @@
 package server_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -155,5 +157,47 @@ func TestUserIDsAreChecked(t *testing.T) {
 	}
 	if st, res := s.api("POST", "/v1/actions/"+id+"/invoke", map[string]any{"operation": "listItems", "user": "ok user ü"}); st != 200 {
 		t.Fatalf("a good user id: %d %v", st, res)
+	}
+}
+
+// TestSlowBodyIsCutOff: a client that announces a body and trickles it is cut
+// off at the body timeout; one that streams an answer for longer is not.
+func TestSlowBodyIsCutOff(t *testing.T) {
+	s := newStackWith(t, stackConfig{bodyTimeout: 300 * time.Millisecond})
+	c, err := net.Dial("tcp", strings.TrimPrefix(s.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /v1/actions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+adminToken+
+		"\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"name\":")
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled body: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("stalled body: %d", resp.StatusCode)
+	}
+
+	// A streamed answer outlives the body timeout once the body is in.
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: one\n\n")
+		w.(http.Flusher).Flush()
+		<-release
+		io.WriteString(w, "data: two\n\n")
+	}))
+	defer up.Close()
+	id := proxyAction(t, s.stack, up.URL)
+	go func() { time.Sleep(time.Second); close(release) }() // past the body timeout
+	resp = proxyReq(t, s.stack, "POST", s.srv.URL+"/v1/proxy/"+id+"/items", strings.NewReader(`{"a":1}`), nil)
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || !strings.Contains(string(b), "data: two") {
+		t.Fatalf("streamed answer after the body timeout: %q %v", b, err)
 	}
 }

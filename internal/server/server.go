@@ -45,6 +45,10 @@ type Options struct {
 	// TokenRate and UserRate are requests per second allowed per API token and
 	// per end user (0: no limit); bursts default to twice the rate.
 	TokenRate, UserRate float64
+	// BodyTimeout bounds how long reading a request body may take (default
+	// DefaultBodyTimeout), so that a client trickling a body cannot hold a
+	// connection and a goroutine for ever.
+	BodyTimeout time.Duration
 	// Metrics are served at GET /metrics (metrics.go); nil: not served.
 	Metrics *metrics.Metrics
 	// MetricsToken, when set, is required as a bearer token on /metrics.
@@ -58,6 +62,10 @@ type Server struct {
 	tokens  *apitoken.Service
 	log     *slog.Logger
 	maxBody int64
+	bodyTO  time.Duration
+	// streams ends with CloseStreams: long-lived MCP streams follow it.
+	streams      context.Context
+	closeStreams context.CancelFunc
 	mux     *http.ServeMux
 	perTok  *limiters
 	perUser *limiters
@@ -75,6 +83,11 @@ func New(o Options) *Server {
 		perTok: newLimiters(o.TokenRate, 0), perUser: newLimiters(o.UserRate, 0)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.streams, s.closeStreams = context.WithCancel(context.Background())
+	s.bodyTO = o.BodyTimeout
+	if s.bodyTO <= 0 {
+		s.bodyTO = DefaultBodyTimeout
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 16 << 20
@@ -151,7 +164,7 @@ func (s *Server) api(scope string, h func(w http.ResponseWriter, r *http.Request
 			fail(err)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+		r.Body = http.MaxBytesReader(w, s.bodyDeadline(w, r), s.maxBody)
 		ctx := context.WithValue(gateway.WithActor(r.Context(), p.TokenID), principalKey{}, p)
 		if err := h(w, r.WithContext(ctx)); err != nil {
 			fail(err)
@@ -291,3 +304,43 @@ func jsonKind(k string) string {
 	}
 	return fmt.Sprintf("of type %s", k)
 }
+
+// DefaultBodyTimeout is how long a request body may take to arrive.
+const DefaultBodyTimeout = time.Minute
+
+// bodyDeadline sets a read deadline for the request's body, and lifts it once
+// the body has been read: a deadline left on the connection would end a
+// response that streams for longer (an event stream, a large download). It is
+// not http.Server.ReadTimeout for that reason. Requests without a body get no
+// deadline.
+func (s *Server) bodyDeadline(w http.ResponseWriter, r *http.Request) io.ReadCloser {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return r.Body
+	}
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(s.bodyTO)) != nil {
+		return r.Body // not supported by this ResponseWriter (tests' recorders)
+	}
+	return &deadlineBody{ReadCloser: r.Body, lift: func() { _ = rc.SetReadDeadline(time.Time{}) }}
+}
+
+type deadlineBody struct {
+	io.ReadCloser
+	lift   func()
+	lifted bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.lifted {
+		b.lifted = true
+		b.lift()
+	}
+	return n, err
+}
+
+// CloseStreams ends the MCP streams that stay open between calls (a client's
+// GET stream for server messages), so that a graceful shutdown does not wait
+// for them: register it with http.Server.RegisterOnShutdown. Calls in flight
+// are not affected; clients reconnect to another replica or after the restart.
+func (s *Server) CloseStreams() { s.closeStreams() }

@@ -100,6 +100,7 @@ func newStack(t *testing.T) *stack { return newStackWith(t, stackConfig{}).stack
 // stackConfig tunes newStackWith beyond what newStack offers.
 type stackConfig struct {
 	upstreamTimeout time.Duration
+	bodyTimeout     time.Duration
 	locker          gateway.Locker
 	// dir and keys reuse a data folder and choose the master keys, to restart
 	// a gateway on the same database (key rotation). Defaults: a new folder,
@@ -163,7 +164,7 @@ func newStackWith(t *testing.T, cfg stackConfig) *tstack {
 		Metrics:            s.metrics,
 	})
 	s.srv.Config.Handler = server.New(server.Options{Gateway: s.gw, DB: db,
-		Tokens: apitoken.New(db, hashOf(adminToken), s.clock.Now), Logger: log})
+		Tokens: apitoken.New(db, hashOf(adminToken), s.clock.Now), Logger: log, BodyTimeout: cfg.bodyTimeout})
 	s.srv.Start()
 	t.Cleanup(s.srv.Close)
 	return &tstack{stack: s, db: db, keys: keys, hook: hook}
