@@ -66,10 +66,10 @@ type Server struct {
 	// streams ends with CloseStreams: long-lived MCP streams follow it.
 	streams      context.Context
 	closeStreams context.CancelFunc
-	mux     *http.ServeMux
-	perTok  *limiters
-	perUser *limiters
-	metrics *metrics.Metrics
+	mux          *http.ServeMux
+	perTok       *limiters
+	perUser      *limiters
+	metrics      *metrics.Metrics
 }
 
 var _ http.Handler = (*Server)(nil)
