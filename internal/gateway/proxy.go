@@ -110,6 +110,7 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, actionID, path s
 			headTimer.Stop()
 			rec.status, rec.upstream = resp.StatusCode, time.Since(sent)
 			scrubHeaders(resp.Header, cred)
+			maskBody(resp, cred)
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -92,6 +94,106 @@ func scrubResult(r *Result, cred secrets.Secret) {
 			} else {
 				r.Body = s
 			}
+		}
+	}
+}
+
+// maskBody wraps a proxied answer's body so that every form of the credential
+// is overwritten with '*' as it streams: the same length, so Content-Length
+// stays true, and nothing is held back but a tail that may begin a form. A compressed
+// body (Content-Encoding other than identity) cannot be searched and is
+// passed as it is.
+func maskBody(resp *http.Response, cred secrets.Secret) {
+	forms := credentialForms(cred)
+	if forms == nil || resp.Body == nil || resp.Body == http.NoBody || resp.StatusCode == http.StatusSwitchingProtocols {
+		return
+	}
+	if ce := resp.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return
+	}
+	m := &maskReader{ReadCloser: resp.Body}
+	for _, f := range forms {
+		m.forms = append(m.forms, []byte(f))
+	}
+	resp.Body = m
+}
+
+// maskReader overwrites credential forms in a stream, in the caller's buffer.
+// It holds back a tail of what it has read only when that tail may be the
+// start of a form that the next read completes.
+type maskReader struct {
+	io.ReadCloser
+	forms [][]byte
+	pend  []byte // a masked tail held back, to go first into the next read
+	err   error  // the underlying reader's, returned once pend is given out
+}
+
+func (m *maskReader) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	for {
+		if m.err != nil { // the end: what is held back can be no form now
+			if len(m.pend) == 0 {
+				return 0, m.err
+			}
+			n := copy(p, m.pend)
+			m.pend = m.pend[n:]
+			return n, nil
+		}
+		buf := p
+		if len(buf) <= len(m.pend) { // too small for the held tail and more
+			buf = make([]byte, len(m.pend)+512)
+		}
+		k := copy(buf, m.pend)
+		n, err := m.ReadCloser.Read(buf[k:])
+		n += k
+		m.pend = m.pend[:0]
+		maskInPlace(buf[:n], m.forms)
+		hold := 0
+		if err != nil {
+			m.err = err
+		} else {
+			hold = partialTail(buf[:n], m.forms)
+		}
+		m.pend = append(m.pend, buf[n-hold:n]...)
+		if n -= hold; n > 0 {
+			if &buf[0] != &p[0] { // the small-buffer case: give out what fits, keep the rest
+				c := copy(p, buf[:n])
+				m.pend = append(append([]byte(nil), buf[c:n]...), m.pend...)
+				return c, nil
+			}
+			return n, nil
+		}
+	}
+}
+
+// partialTail is the length of the longest end of b that is the beginning of
+// a form (shorter than the whole form).
+func partialTail(b []byte, forms [][]byte) int {
+	best := 0
+	for _, f := range forms {
+		for k := min(len(f)-1, len(b)); k > best; k-- {
+			if bytes.HasSuffix(b, f[:k]) {
+				best = k
+				break
+			}
+		}
+	}
+	return best
+}
+
+func maskInPlace(b []byte, forms [][]byte) {
+	for _, f := range forms {
+		for i := 0; ; {
+			j := bytes.Index(b[i:], f)
+			if j < 0 {
+				break
+			}
+			for k := i + j; k < i+j+len(f); k++ {
+				b[k] = '*'
+			}
+			i += j + len(f)
 		}
 	}
 }

@@ -158,6 +158,15 @@ func (p *parser) parse(data []byte, override string) *Document {
 
 func readError(err error) string {
 	msg := err.Error()
+	// libopenapi's own words for the common cases say little about the fix.
+	switch {
+	case strings.Contains(msg, "spec type not supported"):
+		return `neither "openapi" nor "swagger" is declared: this is not an OpenAPI document`
+	case strings.Contains(msg, "unknown version"):
+		return `the "openapi" version is not supported (3.0, 3.1 or Swagger 2.0)`
+	case strings.Contains(msg, "cannot construct") || strings.Contains(msg, "cannot unmarshal"):
+		return "not a JSON or YAML object: an OpenAPI document is a mapping that starts with \"openapi: 3…\""
+	}
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
 		msg = msg[:i]
 	}

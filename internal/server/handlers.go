@@ -139,6 +139,12 @@ func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
 	if !ok || actionID == "" {
 		return apierr.New(apierr.NotFound, "no endpoint %s %s", r.Method, r.URL.Path)
 	}
+	// The proxy reaches any path of the API with the action's credentials,
+	// beyond the operations the document declares: it is for a platform's
+	// backend, not for a token handed to one end user's client.
+	if p := principal(r); p != nil && p.User != "" {
+		return apierr.New(apierr.Forbidden, "the proxy is for platform backends: a token bound to one user cannot use it (use invoke or tools)")
+	}
 	user, err := forUser(r, r.Header.Get(gateway.UserHeader))
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"github.com/actiongate/actiongate/internal/apierr"
 	"net/http"
 	"strings"
 )
@@ -24,7 +25,7 @@ func (s *Server) routeMetrics(o Options) {
 			got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
 			if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="actiongate-metrics"`)
-				http.Error(w, "metrics token required", http.StatusUnauthorized)
+				writeJSON(w, http.StatusUnauthorized, apierr.New(apierr.Unauthorized, "GET /metrics needs the metrics token (ACTIONGATE_METRICS_TOKEN) as a bearer token").Body())
 				return
 			}
 			next.ServeHTTP(w, r)

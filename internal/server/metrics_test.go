@@ -167,7 +167,11 @@ func TestMetricsToken(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		raw, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if tc.want == 401 && !strings.Contains(string(raw), `"code":"unauthorized"`) {
+			t.Errorf("/metrics with %q: not the contract's error shape: %s", tc.auth, raw)
+		}
 		if resp.StatusCode != tc.want {
 			t.Errorf("/metrics with %q: %d, want %d", tc.auth, resp.StatusCode, tc.want)
 		}

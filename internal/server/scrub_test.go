@@ -70,8 +70,11 @@ paths:
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, resp.Body)
+	pbody, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if strings.Contains(string(pbody), "LEAKCHECK") || !strings.Contains(string(pbody), `"ok":true`) {
+		t.Fatalf("proxy body: %s", pbody)
+	}
 	if loc := resp.Header.Get("Location"); strings.Contains(loc, "LEAKCHECK") || !strings.Contains(loc, "x=1") {
 		t.Fatalf("proxy Location: %q", loc)
 	}
@@ -200,4 +203,35 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), "data: two") {
 		t.Fatalf("streamed answer after the body timeout: %q %v", b, err)
 	}
+}
+
+// TestProxyRefusesUserBoundTokens: the proxy reaches any path of the API with
+// the action's credentials, so a token handed to one end user cannot use it.
+func TestProxyRefusesUserBoundTokens(t *testing.T) {
+	s := newStack(t)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer up.Close()
+	id := proxyAction(t, s, up.URL)
+	st, tok := s.api("POST", "/v1/tokens", map[string]any{"name": "alice", "scopes": []string{"invoke"}, "user": "alice"})
+	if st != 201 {
+		t.Fatalf("token: %d %v", st, tok)
+	}
+	req, _ := http.NewRequest("GET", s.srv.URL+"/v1/proxy/"+id+"/items", nil)
+	req.Header.Set("Authorization", "Bearer "+tok["token"].(string))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || !strings.Contains(string(raw), `"forbidden"`) || !strings.Contains(string(raw), "platform backends") {
+		t.Fatalf("user-bound token on the proxy: %d %s", resp.StatusCode, raw)
+	}
+	// The same token still invokes.
+	req, _ = http.NewRequest("POST", s.srv.URL+"/v1/actions/"+id+"/invoke", strings.NewReader(`{"operation":"listItems"}`))
+	req.Header.Set("Authorization", "Bearer "+tok["token"].(string))
+	if resp, err = http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("invoke with the user-bound token: %v %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
 }
