@@ -298,13 +298,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger, stdout io.W
 	if cacheTTL == 0 {
 		cacheTTL = -1 // off
 	}
-	credTTL := cfg.CredentialCacheTTL
-	if credTTL == config.CredentialCacheAuto {
-		credTTL = 0
-		if cfg.DatabaseURL == "" { // SQLite: this process is the only one
-			credTTL = cfg.CacheTTL
-		}
-	}
+	credTTL := credentialCacheTTL(cfg)
 	gw := gateway.New(gateway.Options{
 		Store:              db,
 		Keys:               keys,
@@ -355,4 +349,18 @@ func loadKeys(cfg *config.Config, log *slog.Logger) (*secrets.Keyring, error) {
 		keys[i] = k
 	}
 	return secrets.NewKeyring(keys[0], keys[1:]...), nil
+}
+
+// credentialCacheTTL resolves "auto": the cache TTL with SQLite, where this
+// process is the only one on the database (serve holds the folder's lock),
+// and off with PostgreSQL, where another replica's sign-out would otherwise
+// show here only after the TTL.
+func credentialCacheTTL(cfg *config.Config) time.Duration {
+	if cfg.CredentialCacheTTL != config.CredentialCacheAuto {
+		return cfg.CredentialCacheTTL
+	}
+	if cfg.DatabaseURL == "" {
+		return cfg.CacheTTL
+	}
+	return 0
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/actiongate/actiongate/internal/config"
 	"github.com/actiongate/actiongate/internal/secrets"
 )
 
@@ -701,4 +702,28 @@ func TestOneServerPerSQLiteFolder(t *testing.T) {
 	}
 	g = start(t, dir, nil) // the lock went with the first server
 	_ = g.stop()
+}
+
+func TestCredentialCacheFollowsTheStore(t *testing.T) {
+	parse := func(m map[string]string) *config.Config {
+		c, err := config.Parse(nil, func(k string) string { return m[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	pg := "postgres://u@127.0.0.1/db"
+	for _, tc := range []struct {
+		env  map[string]string
+		want time.Duration
+	}{
+		{map[string]string{}, 5 * time.Second}, // SQLite: on
+		{map[string]string{"ACTIONGATE_DATABASE_URL": pg}, 0},
+		{map[string]string{"ACTIONGATE_DATABASE_URL": pg, "ACTIONGATE_CREDENTIAL_CACHE_TTL": "2s"}, 2 * time.Second},
+		{map[string]string{"ACTIONGATE_CREDENTIAL_CACHE_TTL": "0"}, 0},
+	} {
+		if got := credentialCacheTTL(parse(tc.env)); got != tc.want {
+			t.Errorf("%v: %v, want %v", tc.env, got, tc.want)
+		}
+	}
 }

@@ -65,3 +65,18 @@ func TestAllProblemsReported(t *testing.T) {
 		}
 	}
 }
+
+func TestCacheSettings(t *testing.T) {
+	c, err := Parse(nil, env(nil))
+	if err != nil || c.CacheTTL != 5*time.Second || c.CredentialCacheTTL != CredentialCacheAuto {
+		t.Fatalf("defaults: %v %v %v", err, c.CacheTTL, c.CredentialCacheTTL)
+	}
+	c, err = Parse([]string{"--credential-cache-ttl=0", "--cache-ttl=1s"}, env(nil))
+	if err != nil || c.CredentialCacheTTL != 0 || c.CacheTTL != time.Second {
+		t.Fatalf("set: %v %+v", err, c)
+	}
+	_, err = Parse(nil, env(map[string]string{"ACTIONGATE_CREDENTIAL_CACHE_TTL": "-1s", "ACTIONGATE_CACHE_TTL": "-2s"}))
+	if err == nil || !strings.Contains(err.Error(), "ACTIONGATE_CREDENTIAL_CACHE_TTL") || !strings.Contains(err.Error(), "cache TTL") {
+		t.Fatalf("negative: %v", err)
+	}
+}
