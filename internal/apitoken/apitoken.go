@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/actiongate/actiongate/internal/userid"
 	"slices"
 	"strings"
 	"sync"
@@ -146,6 +147,9 @@ type CreateInput struct {
 
 // Create issues a token. The secret is in the answer only.
 func (s *Service) Create(ctx context.Context, in CreateInput) (*Token, error) {
+	if err := userid.Check(in.User); err != nil {
+		return nil, err
+	}
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" || len(in.Name) > 200 {
 		return nil, apierr.New(apierr.InvalidRequest, "name: required, at most 200 characters")

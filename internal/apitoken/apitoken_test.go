@@ -3,6 +3,7 @@ package apitoken
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -94,5 +95,16 @@ func TestRevokeIsImmediateOnThisReplica(t *testing.T) {
 	var nf error = s.Revoke(ctx, "tok_nope")
 	if nf == nil || errors.Is(nf, store.ErrNotFound) {
 		t.Fatalf("unknown revoke should be a not_found API error: %v", nf)
+	}
+}
+
+// TestUserIsChecked: a token bound to a user id that could not be stored or
+// shown faithfully is refused, whichever way in (API, console) creates it.
+func TestUserIsChecked(t *testing.T) {
+	s := New(&memStore{}, [32]byte{}, nil)
+	for _, bad := range []string{strings.Repeat("x", 5000) + "\x01", "tab\tuser"} {
+		if _, err := s.Create(context.Background(), CreateInput{Name: "n", Scopes: []string{"invoke"}, User: bad}); err == nil || !strings.Contains(err.Error(), "user:") {
+			t.Errorf("user %.20q: %v", bad, err)
+		}
 	}
 }

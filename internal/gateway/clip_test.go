@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -31,14 +32,14 @@ func TestMaskBodyAcrossReads(t *testing.T) {
 			r = iotest.OneByteReader(r) // every form straddles reads
 		}
 		resp := &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(r)}
-		maskBody(resp, secrets.New(key))
+		maskBody(resp, credentialForms(secrets.New(key)))
 		got, err := io.ReadAll(resp.Body)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if oneByte { // and a caller reading one byte at a time
 			resp = &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(body))}
-			maskBody(resp, secrets.New(key))
+			maskBody(resp, credentialForms(secrets.New(key)))
 			again, err := io.ReadAll(iotest.OneByteReader(resp.Body))
 			if err != nil || string(again) != string(got) {
 				t.Fatalf("one byte at a time: %q %v, want %q", again, err, got)
@@ -50,7 +51,7 @@ func TestMaskBodyAcrossReads(t *testing.T) {
 	}
 	// A compressed body cannot be searched: it passes as it is.
 	resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Encoding": {"gzip"}}, Body: io.NopCloser(strings.NewReader(key))}
-	maskBody(resp, secrets.New(key))
+	maskBody(resp, credentialForms(secrets.New(key)))
 	if got, _ := io.ReadAll(resp.Body); string(got) != key {
 		t.Fatalf("gzip body changed: %q", got)
 	}
@@ -59,7 +60,7 @@ func TestMaskBodyAcrossReads(t *testing.T) {
 func TestMaskBodyDoesNotHoldBackStreams(t *testing.T) {
 	pr, pw := io.Pipe()
 	resp := &http.Response{StatusCode: 200, Header: http.Header{}, Body: pr}
-	maskBody(resp, secrets.New("sk-live-0123456789"))
+	maskBody(resp, credentialForms(secrets.New("sk-live-0123456789")))
 	go pw.Write([]byte("data: one\n\n"))
 	buf := make([]byte, 64)
 	n, err := resp.Body.Read(buf) // would block for ever if the event were held back
@@ -76,5 +77,29 @@ func TestMaskBodyDoesNotHoldBackStreams(t *testing.T) {
 	rest, _ := io.ReadAll(resp.Body)
 	if string(rest) != "****************** y" {
 		t.Fatalf("%q", rest)
+	}
+}
+
+// TestEchoesInJSONSpellings: the credential as JSON encoders write it inside a
+// string is found too, by invoke's redaction and the proxy's mask.
+func TestEchoesInJSONSpellings(t *testing.T) {
+	for key, echo := range map[string]string{
+		`a<b>c&d1234567`:     `{"k":"a\u003cb\u003ec\u0026d1234567"}`, // Go's encoding/json
+		`quo"te\key/abc+def`: `{"k":"quo\"te\\key/abc+def"}`,
+		`ключ-ключ-ключ`:     `{"k":"\u043a\u043b\u044e\u0447-\u043a\u043b\u044e\u0447-\u043a\u043b\u044e\u0447"}`, // Python's ensure_ascii
+		`sk/ab+cd/ef==1234`:  `{"k":"sk\/ab+cd\/ef==1234"}`,                                                        // PHP
+		`🔑-secret-key-1`:     `{"k":"\uD83D\uDD11-secret-key-1"}`,
+	} {
+		r := &Result{Body: json.RawMessage(echo), Headers: map[string]string{}}
+		scrubResult(r, credentialForms(secrets.New(key)))
+		if b, _ := json.Marshal(r.Body); string(b) != `{"k":"[redacted]"}` {
+			t.Errorf("invoke, key %q: %s", key, b)
+		}
+		resp := &http.Response{StatusCode: 200, Header: http.Header{"Content-Encoding": {"none"}}, Body: io.NopCloser(strings.NewReader(echo))}
+		maskBody(resp, credentialForms(secrets.New(key)))
+		got, _ := io.ReadAll(resp.Body)
+		if len(got) != len(echo) || !strings.HasPrefix(string(got), `{"k":"**`) || !strings.HasSuffix(string(got), `*"}`) {
+			t.Errorf("proxy, key %q: %s", key, got)
+		}
 	}
 }

@@ -156,8 +156,9 @@ type compiled struct {
 	doc    *openapi.Document
 	// Set by load (cache.go): when the row was last read, and the opened API
 	// key of an api_key action. A cached compiled is shared: read-only.
-	checked time.Time
-	apiKey  secrets.Secret
+	checked  time.Time
+	apiKey   secrets.Secret
+	keyForms []string // credentialForms(apiKey), for scrubbing answers
 	// Proxy mode (prepareProxy): the parsed server URL, its path ending in
 	// "/", and where the credential goes.
 	target     *url.URL
@@ -197,6 +198,7 @@ func (g *Gateway) load(ctx context.Context, id string) (*compiled, error) {
 			if c.apiKey, err = g.keys.OpenString(a.Secret, secretAAD(a.ID)); err != nil {
 				return nil, err
 			}
+			c.keyForms = credentialForms(c.apiKey)
 		}
 	}
 	g.mu.Lock()

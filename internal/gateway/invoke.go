@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/actiongate/actiongate/internal/userid"
 	"io"
 	"mime"
 	"net"
@@ -83,6 +84,9 @@ func (g *Gateway) invoke(ctx context.Context, actionID string, in InvokeRequest,
 		return nil, apierr.New(apierr.NotFound, "operation %q not found in action %q", in.Operation, actionID)
 	}
 	rec.operation = op.ID
+	if err := userid.Check(in.User); err != nil {
+		return nil, err
+	}
 	if c.auth.Type == AuthOAuth && in.User == "" {
 		return nil, apierr.New(apierr.InvalidRequest, "user: required for an oauth action")
 	}
@@ -138,7 +142,7 @@ func (g *Gateway) invoke(ctx context.Context, actionID string, in InvokeRequest,
 	defer resp.Body.Close()
 	res, err := g.result(resp)
 	if err == nil {
-		scrubResult(res, cred)
+		scrubResult(res, formsFor(c, cred))
 	}
 	return res, err
 }

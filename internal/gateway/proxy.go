@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/actiongate/actiongate/internal/userid"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -59,6 +60,9 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, actionID, path s
 	}
 	rec.action = c.action.ID
 	user := r.Header.Get(UserHeader)
+	if err := userid.Check(user); err != nil {
+		return err
+	}
 	if c.auth.Type == AuthOAuth && user == "" {
 		return apierr.New(apierr.InvalidRequest, "%s: header required for an oauth action", UserHeader)
 	}
@@ -109,8 +113,9 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, actionID, path s
 		ModifyResponse: func(resp *http.Response) error {
 			headTimer.Stop()
 			rec.status, rec.upstream = resp.StatusCode, time.Since(sent)
-			scrubHeaders(resp.Header, cred)
-			maskBody(resp, cred)
+			forms := formsFor(c, cred)
+			scrubHeaders(resp.Header, forms)
+			maskBody(resp, forms)
 			return nil
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {

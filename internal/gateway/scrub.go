@@ -3,10 +3,12 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/actiongate/actiongate/internal/secrets"
 )
@@ -22,6 +24,15 @@ const redactedValue = "[redacted]"
 // minScrubLen: credentials shorter than this are not searched for, as they
 // would match ordinary text (no real API key or token is this short).
 const minScrubLen = 8
+
+// formsFor is credentialForms(cred), from the action when cred is its API
+// key (worked out once per load).
+func formsFor(c *compiled, cred secrets.Secret) []string {
+	if c.keyForms != nil && cred.Reveal() == c.apiKey.Reveal() {
+		return c.keyForms
+	}
+	return credentialForms(cred)
+}
 
 // credentialForms lists the spellings of cred that can appear in an answer:
 // as sent, query-escaped, path-escaped, and as the Basic header's base64.
@@ -42,7 +53,46 @@ func credentialForms(cred secrets.Secret) []string {
 	add(url.QueryEscape(v))
 	add(url.PathEscape(v))
 	add(strings.TrimPrefix(basicValue(v), "Basic "))
+	// As JSON encoders write it inside a string: Go's (HTML-safe \u003c),
+	// plain, ASCII-only (\uXXXX, Python's default), and with "\/" (PHP's).
+	for _, j := range jsonForms(v) {
+		add(j)
+		add(strings.ReplaceAll(j, "/", `\/`))
+	}
 	return forms
+}
+
+// jsonForms is v as the inside of a JSON string, in the spellings encoders use.
+func jsonForms(v string) []string {
+	var out []string
+	for _, html := range []bool{true, false} {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(html)
+		if enc.Encode(v) == nil {
+			out = append(out, strings.TrimSuffix(strings.TrimSpace(b.String()), `"`)[1:])
+		}
+	}
+	plain := out[len(out)-1]
+	return append(out, asciiJSON(plain, `\u%04x`), asciiJSON(plain, `\u%04X`))
+}
+
+// asciiJSON escapes every non-ASCII rune of a JSON string's inside as
+// \uXXXX with format (surrogate pairs above the BMP), as ASCII-only encoders do.
+func asciiJSON(s, format string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r < 0x80:
+			b.WriteRune(r)
+		case r > 0xFFFF:
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, format+format, r1, r2)
+		default:
+			fmt.Fprintf(&b, format, r)
+		}
+	}
+	return b.String()
 }
 
 // scrubString replaces every form in s.
@@ -56,8 +106,7 @@ func scrubString(s string, forms []string) string {
 }
 
 // scrubHeaders replaces the credential in response headers, in place.
-func scrubHeaders(h http.Header, cred secrets.Secret) {
-	forms := credentialForms(cred)
+func scrubHeaders(h http.Header, forms []string) {
 	if forms == nil {
 		return
 	}
@@ -72,8 +121,7 @@ func scrubHeaders(h http.Header, cred secrets.Secret) {
 
 // scrubResult replaces the credential in an invoke result's headers and
 // body. A base64 body (binary) is left as it is.
-func scrubResult(r *Result, cred secrets.Secret) {
-	forms := credentialForms(cred)
+func scrubResult(r *Result, forms []string) {
 	if forms == nil {
 		return
 	}
@@ -100,15 +148,14 @@ func scrubResult(r *Result, cred secrets.Secret) {
 
 // maskBody wraps a proxied answer's body so that every form of the credential
 // is overwritten with '*' as it streams: the same length, so Content-Length
-// stays true, and nothing is held back but a tail that may begin a form. A compressed
-// body (Content-Encoding other than identity) cannot be searched and is
-// passed as it is.
-func maskBody(resp *http.Response, cred secrets.Secret) {
-	forms := credentialForms(cred)
+// stays true, and nothing is held back but a tail that may begin a form. A
+// compressed body (gzip, deflate, br, zstd, compress) cannot be searched and
+// is passed as it is.
+func maskBody(resp *http.Response, forms []string) {
 	if forms == nil || resp.Body == nil || resp.Body == http.NoBody || resp.StatusCode == http.StatusSwitchingProtocols {
 		return
 	}
-	if ce := resp.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+	if compressed(resp.Header.Get("Content-Encoding")) {
 		return
 	}
 	m := &maskReader{ReadCloser: resp.Body}
@@ -116,6 +163,19 @@ func maskBody(resp *http.Response, cred secrets.Secret) {
 		m.forms = append(m.forms, []byte(f))
 	}
 	resp.Body = m
+}
+
+// compressed reports a Content-Encoding that makes the body unsearchable.
+// Anything else (identity, none, or values no client would decode) is
+// searched: a made-up coding must not be a way around the mask.
+func compressed(ce string) bool {
+	for _, c := range strings.Split(ce, ",") {
+		switch strings.ToLower(strings.TrimSpace(c)) {
+		case "gzip", "x-gzip", "deflate", "br", "zstd", "compress", "x-compress":
+			return true
+		}
+	}
+	return false
 }
 
 // maskReader overwrites credential forms in a stream, in the caller's buffer.

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/actiongate/actiongate/internal/userid"
 	"net/http"
 	"net/url"
 	"strings"
@@ -47,6 +48,9 @@ type SignIn struct {
 func (g *Gateway) Connect(ctx context.Context, user, actionID string) (*SignIn, error) {
 	if user == "" {
 		return nil, apierr.New(apierr.InvalidRequest, "user: required")
+	}
+	if err := userid.Check(user); err != nil {
+		return nil, err
 	}
 	if actionID == "" {
 		return nil, apierr.New(apierr.InvalidRequest, "action: required")
@@ -420,6 +424,9 @@ func (g *Gateway) Connections(ctx context.Context, user string) ([]Connection, e
 	if user == "" {
 		return nil, apierr.New(apierr.InvalidRequest, "user: required (?user=…)")
 	}
+	if err := userid.Check(user); err != nil {
+		return nil, err
+	}
 	cs, err := g.store.ListConnections(ctx, user)
 	if err != nil {
 		return nil, err
@@ -440,6 +447,9 @@ func (g *Gateway) Connections(ctx context.Context, user string) ([]Connection, e
 // the tokens are revoked at the provider first (RFC 7009), best effort: the
 // local deletion happens whatever the provider answers.
 func (g *Gateway) Disconnect(ctx context.Context, actionID, user string) error {
+	if err := userid.Check(user); err != nil {
+		return err
+	}
 	conn, err := g.store.GetConnection(ctx, actionID, user)
 	if err != nil {
 		return storeErr(err, "connection for action %q and user %q", actionID, user)

@@ -235,3 +235,24 @@ func TestProxyRefusesUserBoundTokens(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+// TestSlowBodyIsCutOffEverywhere: the body deadline holds on the routes that
+// need no API token too (the console's login, the OAuth callback) and on MCP.
+func TestSlowBodyIsCutOffEverywhere(t *testing.T) {
+	s := newStackWith(t, stackConfig{bodyTimeout: 300 * time.Millisecond})
+	for _, path := range []string{"/ui/login", "/oauth/callback", "/mcp"} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(s.srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "POST "+path+" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+adminToken+
+			"\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\na=")
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		// Answered or closed within the deadline, rather than held open.
+		_, err = http.ReadResponse(bufio.NewReader(c), nil)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Errorf("%s: still open after 10 s with a stalled body", path)
+		}
+		c.Close()
+	}
+}

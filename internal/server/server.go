@@ -14,8 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/actiongate/actiongate/internal/apierr"
 	"github.com/actiongate/actiongate/internal/apitoken"
@@ -23,6 +21,7 @@ import (
 	"github.com/actiongate/actiongate/internal/gateway"
 	"github.com/actiongate/actiongate/internal/metrics"
 	"github.com/actiongate/actiongate/internal/store"
+	"github.com/actiongate/actiongate/internal/userid"
 )
 
 // Pinger reports whether the database is reachable.
@@ -129,6 +128,7 @@ func New(o Options) *Server {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	r.Body = s.bodyDeadline(w, r) // every route: /v1, /mcp, /ui, /oauth
 	s.mux.ServeHTTP(w, r)
 }
 
@@ -164,7 +164,7 @@ func (s *Server) api(scope string, h func(w http.ResponseWriter, r *http.Request
 			fail(err)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, s.bodyDeadline(w, r), s.maxBody)
+		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 		ctx := context.WithValue(gateway.WithActor(r.Context(), p.TokenID), principalKey{}, p)
 		if err := h(w, r.WithContext(ctx)); err != nil {
 			fail(err)
@@ -205,23 +205,8 @@ func forUser(r *http.Request, user string) (string, error) {
 	return p.User, nil
 }
 
-// MaxUserLen bounds an end user's id, in bytes.
-const MaxUserLen = 256
-
-// checkUser refuses user ids that could not be shown, logged or stored
-// faithfully: longer than MaxUserLen bytes, not UTF-8, or with control
-// characters. The empty id is left to the caller (optional for some actions).
-func checkUser(user string) error {
-	switch {
-	case len(user) > MaxUserLen:
-		return apierr.New(apierr.InvalidRequest, "user: longer than %d bytes", MaxUserLen)
-	case !utf8.ValidString(user):
-		return apierr.New(apierr.InvalidRequest, "user: not valid UTF-8")
-	case strings.IndexFunc(user, unicode.IsControl) >= 0:
-		return apierr.New(apierr.InvalidRequest, "user: contains control characters")
-	}
-	return nil
-}
+// checkUser is userid.Check (the same check the gateway and API tokens make).
+func checkUser(user string) error { return userid.Check(user) }
 
 // noTokens is the token store of a server built without one.
 type noTokens struct{}
