@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/actiongate/actiongate/internal/userid"
+	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -90,6 +91,7 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, actionID, path s
 	headTimer := time.AfterFunc(g.timeout, func() { cancel(errHeadTimeout) })
 	defer headTimer.Stop()
 	var sent time.Time
+	body := &readErrBody{}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			out := pr.Out
@@ -123,12 +125,20 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, actionID, path s
 				rec.upstream = time.Since(sent)
 			}
 			timedOut := errors.Is(context.Cause(r.Context()), errHeadTimeout)
-			if errors.Is(err, context.Canceled) && !timedOut {
+			// A failed read of the caller's body also cancels the request's
+			// context (net/http does on any connection read error): that is
+			// answered below, not taken for a caller that went away.
+			bodyFailed := body.err != nil && !errors.Is(body.err, io.EOF) && !timedOut
+			if errors.Is(err, context.Canceled) && !timedOut && !bodyFailed {
 				*upErr = errClientGone
 				return // the client went away
 			}
 			var ue error
-			if timedOut {
+			if bodyFailed {
+				// The caller's body failed (it stalled past the body deadline,
+				// or was cut), not the API.
+				ue = &apierr.Error{Code: apierr.InvalidRequest, Message: "request body: could not be read to the end (too slow or cut off)", Cause: body.err}
+			} else if timedOut {
 				ue = &apierr.Error{Code: apierr.UpstreamTimeout, Message: domain + " did not answer in time", Cause: err}
 			} else {
 				ue = upstreamErr(r.Context(), err, domain)
@@ -140,8 +150,27 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, actionID, path s
 			_, _ = w.Write(errorJSON(e))
 		},
 	}
-	rp.ServeHTTP(w, r.WithContext(ctx))
+	r = r.WithContext(ctx)
+	if r.Body != nil && r.Body != http.NoBody {
+		body.ReadCloser = r.Body
+		r.Body = body
+	}
+	rp.ServeHTTP(w, r)
 	return nil
+}
+
+// readErrBody remembers the error reading the caller's body ended with.
+type readErrBody struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *readErrBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && b.err == nil {
+		b.err = err
+	}
+	return n, err
 }
 
 // errHeadTimeout cancels a proxied call whose API did not answer in time.

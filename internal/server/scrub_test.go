@@ -256,3 +256,34 @@ func TestSlowBodyIsCutOffEverywhere(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestProxySlowCallerBody: a caller that stalls its body past the deadline is
+// told its body could not be read (400), not that the API timed out.
+func TestProxySlowCallerBody(t *testing.T) {
+	s := newStackWith(t, stackConfig{bodyTimeout: 300 * time.Millisecond})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			panic(http.ErrAbortHandler) // no answer to a body cut short
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer up.Close()
+	id := proxyAction(t, s.stack, up.URL)
+	c, err := net.Dial("tcp", strings.TrimPrefix(s.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /v1/proxy/"+id+"/items HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+adminToken+
+		"\r\nContent-Length: 1000\r\n\r\n{")
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(raw), "request body") {
+		t.Fatalf("stalled proxy body: %d %s", resp.StatusCode, raw)
+	}
+}
