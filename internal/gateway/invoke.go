@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/actiongate/actiongate/internal/userid"
 	"io"
 	"mime"
 	"net"
@@ -21,6 +20,7 @@ import (
 	"github.com/actiongate/actiongate/internal/netguard"
 	"github.com/actiongate/actiongate/internal/openapi"
 	"github.com/actiongate/actiongate/internal/secrets"
+	"github.com/actiongate/actiongate/internal/userid"
 )
 
 // InvokeRequest is the body of POST /v1/actions/{id}/invoke.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/actiongate/actiongate/internal/userid"
 	"io"
 	"net/http"
 	"net/http/httputil"
@@ -17,6 +16,7 @@ import (
 	"github.com/actiongate/actiongate/internal/apierr"
 	"github.com/actiongate/actiongate/internal/metrics"
 	"github.com/actiongate/actiongate/internal/openapi"
+	"github.com/actiongate/actiongate/internal/userid"
 )
 
 // UserHeader names the end user on proxy and MCP requests.

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"github.com/actiongate/actiongate/internal/userid"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/actiongate/actiongate/internal/metrics"
 	"github.com/actiongate/actiongate/internal/oauth"
 	"github.com/actiongate/actiongate/internal/store"
+	"github.com/actiongate/actiongate/internal/userid"
 )
 
 // SignInTTL is how long a sign-in link, and the state it starts, stay valid.

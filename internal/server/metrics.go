@@ -3,9 +3,10 @@ package server
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"github.com/actiongate/actiongate/internal/apierr"
 	"net/http"
 	"strings"
+
+	"github.com/actiongate/actiongate/internal/apierr"
 )
 
 // routeMetrics serves GET /metrics when metrics are configured. Like /healthz

@@ -1,17 +1,13 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
-	"slices"
-	"strconv"
-	"strings"
 
+	"github.com/actiongate/actiongate/internal/store/schema"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -33,40 +29,6 @@ var errSchemaTooNew = errors.New("database schema is newer than this actiongate"
 // schemas differ (search_path) still take turns, which costs only a little
 // waiting at start-up.
 const migrationLockKey int64 = 0x616374676d696772
-
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations reads migrations/*.sql from fsys, ordered by version.
-func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		num, _, _ := strings.Cut(path.Base(name), "_")
-		v, err := strconv.Atoi(num)
-		if err != nil || v < 1 {
-			return nil, fmt.Errorf("migration %s: name does not start with a version number", name)
-		}
-		b, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: version %d, want %d (versions count up from 1 without gaps or repeats)", m.name, m.version, i+1)
-		}
-	}
-	return ms, nil
-}
 
 // Migrate brings the schema of the database at url up to date, for the
 // `actiongate migrate` command; Open does the same on its own. Run again, it
@@ -102,7 +64,7 @@ func Migrate(ctx context.Context, url string) error {
 // the server's default_transaction_isolation, so that each statement after the
 // lock sees what the previous holder committed.
 func migrate(ctx context.Context, conn *pgx.Conn, fsys fs.FS) error {
-	ms, err := loadMigrations(fsys)
+	ms, err := schema.LoadMigrations(fsys)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
@@ -131,11 +93,11 @@ func migrate(ctx context.Context, conn *pgx.Conn, fsys fs.FS) error {
 	for _, m := range ms[current:] {
 		// Without arguments Exec uses the simple protocol, which allows several
 		// statements in one string.
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return fmt.Errorf("postgres: migrate: %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("postgres: migrate: %s: %w", m.Name, err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.version); err != nil {
-			return fmt.Errorf("postgres: migrate: %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, m.Version); err != nil {
+			return fmt.Errorf("postgres: migrate: %s: %w", m.Name, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -16,6 +16,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/actiongate/actiongate/internal/store/schema"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -169,13 +170,13 @@ func schemaVersions(t *testing.T, s *Store) []int {
 
 func embeddedVersions(t *testing.T) []int {
 	t.Helper()
-	ms, err := loadMigrations(migrations)
+	ms, err := schema.LoadMigrations(migrations)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var vs []int
 	for _, m := range ms {
-		vs = append(vs, m.version)
+		vs = append(vs, m.Version)
 	}
 	return vs
 }
@@ -664,37 +665,12 @@ func TestRetry(t *testing.T) {
 	}
 }
 
-func TestLoadMigrations(t *testing.T) {
-	ms, err := loadMigrations(migrations)
+// TestEmbeddedMigrations: the migrations built into the binary load (their
+// names and order are checked by package schema).
+func TestEmbeddedMigrations(t *testing.T) {
+	ms, err := schema.LoadMigrations(migrations)
 	if err != nil || len(ms) == 0 {
 		t.Fatalf("embedded migrations: %d, %v", len(ms), err)
-	}
-	tests := []struct {
-		name  string
-		files []string
-		ok    bool
-	}{
-		{"numeric order", []string{"0002_b.sql", "0010_j.sql", "0001_a.sql", "3_c.sql", "0004_d.sql", "0005_e.sql", "0006_f.sql", "0007_g.sql", "0008_h.sql", "0009_i.sql"}, true},
-		{"gap", []string{"0001_a.sql", "0003_c.sql"}, false},
-		{"repeat", []string{"0001_a.sql", "01_b.sql"}, false},
-		{"no number", []string{"0001_a.sql", "init.sql"}, false},
-		{"zero", []string{"0000_a.sql"}, false},
-	}
-	for _, tc := range tests {
-		fsys := fstest.MapFS{}
-		for _, f := range tc.files {
-			fsys["migrations/"+f] = &fstest.MapFile{Data: []byte(f)}
-		}
-		ms, err := loadMigrations(fsys)
-		if (err == nil) != tc.ok {
-			t.Errorf("%s: error %v, want ok=%v", tc.name, err, tc.ok)
-			continue
-		}
-		for i, m := range ms {
-			if m.version != i+1 {
-				t.Errorf("%s: migration %d is %s", tc.name, i, m.name)
-			}
-		}
 	}
 }
 

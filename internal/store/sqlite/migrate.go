@@ -1,18 +1,15 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/actiongate/actiongate/internal/store/schema"
 )
 
 // migrations is the schema's history: files migrations/NNNN_description.sql,
@@ -26,46 +23,12 @@ var migrations embed.FS
 // errSchemaTooNew means the database was migrated by a newer actiongate.
 var errSchemaTooNew = errors.New("database schema is newer than this actiongate")
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations reads migrations/*.sql from fsys, ordered by version.
-func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		num, _, _ := strings.Cut(path.Base(name), "_")
-		v, err := strconv.Atoi(num)
-		if err != nil || v < 1 {
-			return nil, fmt.Errorf("migration %s: name does not start with a version number", name)
-		}
-		b, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return cmp.Compare(a.version, b.version) })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: version %d, want %d (versions count up from 1 without gaps or repeats)", m.name, m.version, i+1)
-		}
-	}
-	return ms, nil
-}
-
 // migrate applies the migrations in fsys that the database lacks, in order, in
 // one transaction, recording each in schema_migrations. Run again, it does
 // nothing. It fails with errSchemaTooNew if the database has a version fsys
 // does not know.
 func migrate(ctx context.Context, db *sql.DB, fsys fs.FS) error {
-	ms, err := loadMigrations(fsys)
+	ms, err := schema.LoadMigrations(fsys)
 	if err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
@@ -91,12 +54,12 @@ func migrate(ctx context.Context, db *sql.DB, fsys fs.FS) error {
 			errSchemaTooNew, current, len(ms))
 	}
 	for _, m := range ms[current:] {
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			return fmt.Errorf("sqlite: migrate: %s: %w", m.name, err)
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("sqlite: migrate: %s: %w", m.Name, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
-			m.version, time.Now().UnixMicro()); err != nil {
-			return fmt.Errorf("sqlite: migrate: %s: %w", m.name, err)
+			m.Version, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("sqlite: migrate: %s: %w", m.Name, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
