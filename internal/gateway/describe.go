@@ -7,7 +7,6 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -103,12 +102,8 @@ func (g *Gateway) Describe(ctx context.Context, actionID string, in InvokeReques
 		return nil, err
 	}
 	pl := g.placement(c, op)
-	req, err := op.BuildRequest(ctx, op.ServerURL, in.Arguments, pl.strip())
+	req, err := buildRequest(ctx, op, in.Arguments, pl)
 	if err != nil {
-		var ae *openapi.ArgumentsError
-		if errors.As(err, &ae) {
-			return nil, &apierr.Error{Code: apierr.InvalidArguments, Message: "the arguments do not match operation " + op.ID, Details: ae.Problems}
-		}
 		return nil, err
 	}
 	req.Header.Set("User-Agent", UserAgent)

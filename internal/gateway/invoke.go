@@ -91,12 +91,8 @@ func (g *Gateway) invoke(ctx context.Context, actionID string, in InvokeRequest,
 		return nil, apierr.New(apierr.InvalidRequest, "user: required for an oauth action")
 	}
 	pl := g.placement(c, op)
-	req, err := op.BuildRequest(ctx, op.ServerURL, in.Arguments, pl.strip())
+	req, err := buildRequest(ctx, op, in.Arguments, pl)
 	if err != nil {
-		var ae *openapi.ArgumentsError
-		if errors.As(err, &ae) {
-			return nil, &apierr.Error{Code: apierr.InvalidArguments, Message: "the arguments do not match operation " + op.ID, Details: ae.Problems}
-		}
 		return nil, err
 	}
 	if op.Consequential && !in.Confirmed {
@@ -130,7 +126,7 @@ func (g *Gateway) invoke(ctx context.Context, actionID string, in InvokeRequest,
 		if err != nil {
 			return nil, err
 		}
-		if req, err = op.BuildRequest(ctx, op.ServerURL, in.Arguments, pl.strip()); err != nil {
+		if req, err = buildRequest(ctx, op, in.Arguments, pl); err != nil {
 			return nil, err
 		}
 		if resp, err = g.send(ctx, req, pl, cred); err != nil {
@@ -347,4 +343,19 @@ func (g *Gateway) credential(ctx context.Context, c *compiled, user string, p pl
 		return g.userToken(ctx, c, user)
 	}
 	return secrets.Secret{}, nil, nil
+}
+
+// buildRequest builds the request for op from the caller's arguments, without
+// credentials; arguments that do not match the operation are answered
+// invalid_arguments with every problem.
+func buildRequest(ctx context.Context, op *openapi.Operation, args map[string]any, pl placement) (*http.Request, error) {
+	req, err := op.BuildRequest(ctx, op.ServerURL, args, pl.strip())
+	if err != nil {
+		var ae *openapi.ArgumentsError
+		if errors.As(err, &ae) {
+			return nil, &apierr.Error{Code: apierr.InvalidArguments, Message: "the arguments do not match operation " + op.ID, Details: ae.Problems}
+		}
+		return nil, err
+	}
+	return req, nil
 }
