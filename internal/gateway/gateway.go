@@ -163,7 +163,9 @@ type compiled struct {
 	// "/", and where the credential goes.
 	target     *url.URL
 	targetPath string
-	proxyPl    placement
+	// targetRawPath is targetPath as the server URL escapes it.
+	targetRawPath string
+	proxyPl       placement
 }
 
 // load returns the action with its parsed document.

@@ -67,8 +67,10 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, actionID, path s
 	if c.auth.Type == AuthOAuth && user == "" {
 		return apierr.New(apierr.InvalidRequest, "%s: header required for an oauth action", UserHeader)
 	}
-	if seg, ok := dotSegment(path); ok {
-		return apierr.New(apierr.InvalidRequest, "path: %q segments are not allowed", seg)
+	rawPath := strings.TrimLeft(path, "/")
+	decoded, err := proxyPath(rawPath)
+	if err != nil {
+		return err
 	}
 	target := c.target
 	if target == nil {
@@ -96,8 +98,8 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, actionID, path s
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			out := pr.Out
 			out.URL.Scheme, out.URL.Host = target.Scheme, target.Host
-			out.URL.Path = c.targetPath + strings.TrimLeft(path, "/")
-			out.URL.RawPath = ""
+			out.URL.Path = c.targetPath + decoded
+			out.URL.RawPath = c.targetRawPath + rawPath
 			out.Host = target.Host
 			out.Header.Del("Authorization")
 			out.Header.Del(UserHeader)
@@ -176,16 +178,37 @@ func (b *readErrBody) Read(p []byte) (int, error) {
 // errHeadTimeout cancels a proxied call whose API did not answer in time.
 var errHeadTimeout = errors.New("the API did not answer in time")
 
-// dotSegment finds a "." or ".." segment in a slash-separated path.
-func dotSegment(path string) (string, bool) {
-	for len(path) > 0 {
-		seg, rest, _ := strings.Cut(path, "/")
-		if seg == "." || seg == ".." {
-			return seg, true
-		}
-		path = rest
+// proxyPath checks a proxied path, escaped as the caller sent it, and returns
+// it decoded. It refuses what an API's server could take for a step out of
+// the action's base path: "." and ".." segments however they are spelled —
+// percent-encoded (%2e%2e), followed by matrix parameters (..;x, which Java
+// servers read as ..), or with an encoded slash or backslash (..%2F, ..%5C,
+// which some servers split on after decoding).
+func proxyPath(escaped string) (string, error) {
+	decoded, err := url.PathUnescape(escaped)
+	if err != nil {
+		return "", apierr.New(apierr.InvalidRequest, "path: %v", err)
 	}
-	return "", false
+	for rest := escaped; rest != ""; {
+		var seg string
+		seg, rest, _ = strings.Cut(rest, "/")
+		if !strings.Contains(seg, ".") && !strings.Contains(seg, "%") {
+			continue // the common case, without allocating
+		}
+		d, _ := url.PathUnescape(seg) // cannot fail: the whole path did not
+		for d != "" {
+			i := strings.IndexAny(d, `/\`)
+			if i < 0 {
+				i = len(d)
+			}
+			part, _, _ := strings.Cut(d[:i], ";")
+			if part == "." || part == ".." {
+				return "", apierr.New(apierr.InvalidRequest, "path: segment %q steps out of the API's base path", seg)
+			}
+			d = d[min(i+1, len(d)):]
+		}
+	}
+	return decoded, nil
 }
 
 // proxyBuffers recycles the 32 KiB buffers ReverseProxy copies bodies with.
@@ -207,6 +230,7 @@ func (g *Gateway) prepareProxy(c *compiled) {
 	if u, err := url.Parse(c.doc.ServerURL); err == nil {
 		c.target = u
 		c.targetPath = strings.TrimRight(u.Path, "/") + "/"
+		c.targetRawPath = strings.TrimRight(u.EscapedPath(), "/") + "/"
 	}
 	c.proxyPl = g.proxyPlacement(c)
 }

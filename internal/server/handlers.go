@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -135,7 +136,12 @@ func (s *Server) deleteConnection(w http.ResponseWriter, r *http.Request) error 
 func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
 	// A prefix route split here: a {action_id}/{path...} pattern costs the mux
 	// an allocation per path segment on every call.
-	actionID, path, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v1/proxy/"), "/")
+	// The path goes on escaped as the caller wrote it (an encoded slash stays
+	// one: a%2Fb is one segment to the API).
+	actionID, path, ok := strings.Cut(strings.TrimPrefix(r.URL.EscapedPath(), "/v1/proxy/"), "/")
+	if id, err := url.PathUnescape(actionID); err == nil {
+		actionID = id
+	}
 	if !ok || actionID == "" {
 		return apierr.New(apierr.NotFound, "no endpoint %s %s", r.Method, r.URL.Path)
 	}
