@@ -99,7 +99,10 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, actionID, path s
 			out := pr.Out
 			out.URL.Scheme, out.URL.Host = target.Scheme, target.Host
 			out.URL.Path = c.targetPath + decoded
-			out.URL.RawPath = c.targetRawPath + rawPath
+			out.URL.RawPath = ""
+			if decoded != rawPath || c.targetRawPath != c.targetPath { // keep what was escaped as it was
+				out.URL.RawPath = c.targetRawPath + rawPath
+			}
 			out.Host = target.Host
 			out.Header.Del("Authorization")
 			out.Header.Del(UserHeader)
