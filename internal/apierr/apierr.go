@@ -25,6 +25,7 @@ const (
 	UpstreamTooLarge     = "upstream_response_too_large"
 	PayloadTooLarge      = "payload_too_large"
 	RateLimited          = "rate_limited"
+	MethodNotAllowed     = "method_not_allowed"
 	Internal             = "internal"
 )
 
@@ -43,6 +44,7 @@ var statusOf = map[string]int{
 	UpstreamTooLarge:     http.StatusBadGateway,
 	PayloadTooLarge:      http.StatusRequestEntityTooLarge,
 	RateLimited:          http.StatusTooManyRequests,
+	MethodNotAllowed:     http.StatusMethodNotAllowed,
 	Internal:             http.StatusInternalServerError,
 }
 

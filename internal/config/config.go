@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"io"
 	"net/url"
 	"os"
@@ -61,7 +62,7 @@ var table = []setting{
 		func(c *Config, v string) error { c.DataDir = v; return nil }},
 	{"ACTIONGATE_DATABASE_URL", "database-url", "", "postgres://… to use PostgreSQL instead of SQLite",
 		func(c *Config, v string) error { c.DatabaseURL = v; return nil }},
-	{"ACTIONGATE_PUBLIC_URL", "public-url", "http://localhost:8080", "externally visible base URL; the OAuth callback is {public-url}/oauth/callback",
+	{"ACTIONGATE_PUBLIC_URL", "public-url", "", "externally visible base URL; the OAuth callback is {public-url}/oauth/callback (default http://localhost:{the port of addr})",
 		func(c *Config, v string) error { c.PublicURL = strings.TrimRight(v, "/"); return nil }},
 	{"ACTIONGATE_MASTER_KEY", "", "", "the master key (base64, 32 bytes); several, comma-separated, during a rotation", func(c *Config, v string) error { c.MasterKey = v; return nil }},
 	{"ACTIONGATE_MASTER_KEY_FILE", "master-key-file", "", "file holding the base64 master key",
@@ -173,8 +174,26 @@ func ParseWithOutput(args []string, getenv func(string) string, out io.Writer) (
 			errs = append(errs, fmt.Errorf("%s: %v", from, err))
 		}
 	}
+	if c.PublicURL == "" {
+		c.PublicURL = localURL(c.Addr)
+	}
 	errs = append(errs, c.validate()...)
 	return c, errors.Join(errs...)
+}
+
+// localURL is the public URL of a gateway reached on this machine at its
+// listen address: http://localhost:{port}, or the host when the address names
+// one (127.0.0.1:9000 → http://127.0.0.1:9000), so that sign-in links and the
+// callback follow a changed port without a second setting.
+func localURL(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || port == "0" {
+		return "http://localhost:8080"
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 func (c *Config) validate() []error {

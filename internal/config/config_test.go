@@ -80,3 +80,29 @@ func TestCacheSettings(t *testing.T) {
 		t.Fatalf("negative: %v", err)
 	}
 }
+
+// TestPublicURLFollowsAddr: without a public URL, sign-in links and the
+// callback point at the port the gateway listens on.
+func TestPublicURLFollowsAddr(t *testing.T) {
+	for addr, want := range map[string]string{
+		":18080":         "http://localhost:18080",
+		"0.0.0.0:9000":   "http://localhost:9000",
+		"[::]:9001":      "http://localhost:9001",
+		"127.0.0.1:9002": "http://127.0.0.1:9002",
+		"[::1]:9003":     "http://[::1]:9003",
+		"gw.local:9004":  "http://gw.local:9004",
+		":0":             "http://localhost:8080",
+	} {
+		c, err := Parse([]string{"--addr", addr}, env(nil))
+		if err != nil {
+			t.Fatalf("%s: %v", addr, err)
+		}
+		if c.PublicURL != want {
+			t.Errorf("--addr %s: public URL %s, want %s", addr, c.PublicURL, want)
+		}
+	}
+	c, err := Parse([]string{"--addr", ":18080"}, env(map[string]string{"ACTIONGATE_PUBLIC_URL": "https://gw.example.com"}))
+	if err != nil || c.PublicURL != "https://gw.example.com" {
+		t.Fatalf("a set public URL is kept: %v %v", c.PublicURL, err)
+	}
+}

@@ -183,6 +183,9 @@ func checkProviderURL(raw string, allowPrivate bool) error {
 		return fmt.Errorf("%q is not an absolute URL", raw)
 	}
 	if u.Scheme != "https" && !(u.Scheme == "http" && allowPrivate) {
+		if u.Scheme == "http" {
+			return fmt.Errorf("%q must use https (plain http only with ACTIONGATE_ALLOW_PRIVATE_NETWORKS=1, for trials on your own machine)", raw)
+		}
 		return fmt.Errorf("%q must use https", raw)
 	}
 	if u.User != nil || u.Fragment != "" {

@@ -179,7 +179,7 @@ func upstreamErr(ctx context.Context, err error, domain string) error {
 		if reason, private, ok := netguard.Refusal(err); ok {
 			msg = "calls to " + domain + " are not allowed: " + reason
 			if private {
-				msg += " (private and loopback addresses are refused unless ACTIONGATE_ALLOW_PRIVATE_NETWORKS=true)"
+				msg += " (private and loopback addresses are refused unless ACTIONGATE_ALLOW_PRIVATE_NETWORKS=1)"
 			}
 		}
 		return &apierr.Error{Code: apierr.DestinationBlocked, Message: msg, Cause: err}

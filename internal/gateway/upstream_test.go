@@ -23,7 +23,7 @@ func TestBlockedDestinationMessage(t *testing.T) {
 	if e.Code != apierr.DestinationBlocked {
 		t.Fatalf("code %q, want destination_blocked", e.Code)
 	}
-	for _, want := range []string{"calls to api.example.com are not allowed", "loopback address", "ACTIONGATE_ALLOW_PRIVATE_NETWORKS=true"} {
+	for _, want := range []string{"calls to api.example.com are not allowed", "loopback address", "ACTIONGATE_ALLOW_PRIVATE_NETWORKS=1"} {
 		if !strings.Contains(e.Message, want) {
 			t.Errorf("message %q lacks %q", e.Message, want)
 		}

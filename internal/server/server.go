@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -66,6 +67,7 @@ type Server struct {
 	streams      context.Context
 	closeStreams context.CancelFunc
 	mux          *http.ServeMux
+	proxyRoute   http.Handler // /v1/proxy/, served before the mux
 	perTok       *limiters
 	perUser      *limiters
 	metrics      *metrics.Metrics
@@ -106,7 +108,9 @@ func New(o Options) *Server {
 	m.Handle("POST /v1/connect", s.api(invoke, s.connect))
 	m.Handle("GET /v1/connections", s.api(invoke, s.listConnections))
 	m.Handle("DELETE /v1/connections/{action_id}/{user}", s.api(invoke, s.deleteConnection))
-	m.Handle("/v1/proxy/", s.api(invoke, s.proxy)) // /v1/proxy/{action_id}/{path...}, split by s.proxy
+	// /v1/proxy/{action_id}/{path...}, split by s.proxy; ServeHTTP sends it
+	// there before the mux would clean the path.
+	s.proxyRoute = s.api(invoke, s.proxy)
 	m.Handle("GET /v1/tools", s.api(invoke, s.listTools))
 	m.Handle("POST /v1/tools/call", s.api(invoke, s.callTool))
 	m.Handle("/mcp", s.mcpHandler())
@@ -115,9 +119,7 @@ func New(o Options) *Server {
 	m.Handle("DELETE /v1/tokens/{id}", s.api(admin, s.revokeToken))
 	m.Handle("GET /v1/audit", s.api(admin, s.listAudit))
 	m.Handle("POST /v1/keys/rotate", s.api(admin, s.rotateKeys))
-	m.Handle("/v1/", s.api("", func(w http.ResponseWriter, r *http.Request) error {
-		return apierr.New(apierr.NotFound, "no endpoint %s %s", r.Method, r.URL.Path)
-	}))
+	m.Handle("/v1/", s.api("", s.noRoute))
 
 	m.HandleFunc("GET /oauth/start", s.startSignIn)
 	m.HandleFunc("GET /oauth/callback", s.callback)
@@ -129,7 +131,53 @@ func New(o Options) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	r.Body = s.bodyDeadline(w, r) // every route: /v1, /mcp, /ui, /oauth
+	if p := r.URL.Path; strings.HasPrefix(p, "/v1/") {
+		if strings.HasPrefix(p, proxyPrefix) {
+			// Not through the mux, which would redirect a path with "//"
+			// or dot segments to its cleaned form: the proxy forwards the
+			// path as written and refuses dot segments itself.
+			r.Pattern = proxyPrefix
+			s.proxyRoute.ServeHTTP(w, r)
+			return
+		}
+		if p != cleanPath(p) {
+			// The mux would answer a redirect with no body; an API client
+			// (a missing id in $ID, say) is better told what is wrong.
+			s.writeErr(w, r, apierr.New(apierr.NotFound,
+				"no endpoint %s %s: the path has an empty or dot segment (is an id missing?)", r.Method, p))
+			return
+		}
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+const proxyPrefix = "/v1/proxy/"
+
+// cleanPath is path.Clean keeping a trailing slash, as the mux compares.
+func cleanPath(p string) string {
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}
+
+// noRoute answers a /v1 path no route serves: 405 with Allow when the path
+// is served for other methods, else 404.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) error {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		probe := r.WithContext(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/v1/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		return apierr.New(apierr.MethodNotAllowed, "%s %s: this endpoint takes %s", r.Method, r.URL.Path, strings.Join(allow, ", "))
+	}
+	return apierr.New(apierr.NotFound, "no endpoint %s %s", r.Method, r.URL.Path)
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
