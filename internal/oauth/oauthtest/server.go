@@ -49,6 +49,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -127,12 +128,25 @@ type Server struct {
 	authorizations int
 }
 
-// NewServer starts a server and stops it when the test ends.
+// NewServer starts a server on a loopback port and stops it when the test
+// ends.
 func NewServer(t testing.TB, opts Options) *Server {
 	t.Helper()
+	s, err := Listen("", opts)
+	if err != nil {
+		t.Fatalf("oauthtest: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Listen starts a server outside a test, on addr (host:port; "" for a free
+// loopback port): a sign-in provider to try actiongate against on one's own
+// machine (examples/devapi). Close stops it.
+func Listen(addr string, opts Options) (*Server, error) {
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
-		t.Fatalf("oauthtest: global secret: %v", err)
+		return nil, fmt.Errorf("global secret: %w", err)
 	}
 	cfg := &fosite.Config{
 		AccessTokenLifespan:  opts.AccessTokenLifespan,
@@ -153,7 +167,7 @@ func NewServer(t testing.TB, opts Options) *Server {
 	for _, c := range opts.Clients {
 		fc, err := fositeClient(cfg, c)
 		if err != nil {
-			t.Fatalf("oauthtest: client %q: %v", c.ID, err)
+			return nil, fmt.Errorf("client %q: %w", c.ID, err)
 		}
 		store.clients[c.ID] = fc
 	}
@@ -174,10 +188,21 @@ func NewServer(t testing.TB, opts Options) *Server {
 	mux.HandleFunc("POST /token", s.token)
 	mux.HandleFunc("POST /revoke", s.revoke)
 	mux.HandleFunc("GET /api/me", s.me)
-	s.srv = httptest.NewServer(mux)
-	t.Cleanup(s.srv.Close)
-	return s
+	s.srv = httptest.NewUnstartedServer(mux)
+	if addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		s.srv.Listener.Close()
+		s.srv.Listener = ln
+	}
+	s.srv.Start()
+	return s, nil
 }
+
+// Close stops the server.
+func (s *Server) Close() { s.srv.Close() }
 
 func fositeClient(cfg *fosite.Config, c Client) (fosite.Client, error) {
 	method := c.AuthMethod
