@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"net"
 	"sync"
@@ -180,7 +181,7 @@ func (g *Gateway) refreshConn(ctx context.Context, c *compiled, user string, see
 			return g.signInRequired(c, user)
 		}
 		// Re-read under the lock: another caller may have refreshed already.
-		if !bytes.Equal(conn.AccessToken, seen) && !g.needsRefresh(&conn) {
+		if !g.sameSecret(conn.AccessToken, seen, aad+":access") && !g.needsRefresh(&conn) {
 			return shared(&conn)
 		}
 		if !force && !g.needsRefresh(&conn) {
@@ -225,7 +226,7 @@ func (g *Gateway) refreshConn(ctx context.Context, c *compiled, user string, see
 		}
 		var cur store.Connection
 		_, err = g.store.UpdateConnection(ctx, actionID, user, func(cn *store.Connection) error {
-			if !bytes.Equal(cn.RefreshToken, conn.RefreshToken) {
+			if !g.sameSecret(cn.RefreshToken, conn.RefreshToken, aad+":refresh") {
 				cur = *cn
 				return errReplaced
 			}
@@ -308,7 +309,7 @@ func refreshUnavailable(c *compiled, err error) error {
 func (g *Gateway) refused(ctx context.Context, c *compiled, user string, refusedRT []byte, why string, useOther func(*store.Connection) error) error {
 	var cur store.Connection
 	_, err := g.store.UpdateConnection(ctx, c.action.ID, user, func(cn *store.Connection) error {
-		if !bytes.Equal(cn.RefreshToken, refusedRT) {
+		if !g.sameSecret(cn.RefreshToken, refusedRT, connAAD(c.action.ID, user)+":refresh") {
 			cur = *cn
 			return errReplaced
 		}
@@ -330,4 +331,26 @@ func (g *Gateway) refused(ctx context.Context, c *compiled, user string, refused
 		g.log.Error("mark connection needs_reauth", "action", c.action.ID, "err", err)
 	}
 	return g.signInRequired(c, user)
+}
+
+// sameSecret reports whether two sealed values hold the same secret. Equal
+// bytes do; different bytes may too, since a master-key rotation re-wraps a
+// value without changing it (and without the connection lock), so they are
+// opened and compared. A value that does not open is not the same.
+func (g *Gateway) sameSecret(a, b []byte, aad string) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	if a == nil || b == nil {
+		return false
+	}
+	pa, err := g.keys.Open(a, aad)
+	if err != nil {
+		return false
+	}
+	pb, err := g.keys.Open(b, aad)
+	if err != nil {
+		return false
+	}
+	return subtle.ConstantTimeCompare(pa, pb) == 1
 }

@@ -2,12 +2,15 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/actiongate/actiongate/internal/oauth/oauthtest"
 	"github.com/actiongate/actiongate/internal/secrets"
@@ -299,4 +302,48 @@ paths:
 		t.Fatalf("same token host, secret kept: %d %v", st, res)
 	}
 	s.scan("LEAKCHECK")
+}
+
+// TestKeyRotationDuringRefresh: a master-key rotation that re-wraps a
+// connection's refresh token while that connection is being refreshed does
+// not make the refresh think the user signed in again: the provider's new
+// tokens are kept, and the next refresh presents the rotated refresh token
+// (fosite would see a reuse and revoke the grant otherwise).
+func TestKeyRotationDuringRefresh(t *testing.T) {
+	k1, _ := secrets.GenerateKey()
+	k2, _ := secrets.GenerateKey()
+	old := newStackWith(t, stackConfig{keys: secrets.NewKeyring(k1)})
+	as, id := oauthSetup(t, old.stack, true, "post", oauthtest.Options{})
+	as.SetUser("alice")
+	connectUser(t, old.stack, as, id, "alice")
+
+	ts := newStackWith(t, stackConfig{dir: old.dir, keys: secrets.NewKeyring(k2, k1)})
+	s := ts.stack
+	var rotated atomic.Int64
+	ts.hook.onRefresh(func(req *http.Request, next http.RoundTripper) (*http.Response, error) {
+		if rotated.Load() == 0 { // the first refresh: rotate while it is at the provider
+			st, rot := s.api("POST", "/v1/keys/rotate", nil)
+			if st != 200 {
+				return nil, fmt.Errorf("rotate: %d %v", st, rot)
+			}
+			rotated.Store(int64(rot["rewrapped"].(float64)))
+		}
+		return next.RoundTrip(req)
+	})
+	s.clock.Add(61 * time.Minute)
+	wantInvokeOK(t, s, id, "alice")
+	if rotated.Load() < 2 { // at least the access and the refresh token
+		t.Fatalf("rotation re-wrapped %d values", rotated.Load())
+	}
+	if strings.Contains(s.logs.String(), "signed in again meanwhile") {
+		t.Fatalf("the re-wrapped refresh token was taken for a new sign-in:\n%s", s.logs.String())
+	}
+	s.clock.Add(61 * time.Minute)
+	wantInvokeOK(t, s, id, "alice")
+	if as.RefreshRequests() != 2 || as.RefreshTokenReuses() != 0 {
+		t.Fatalf("refreshes %d, reuses %d", as.RefreshRequests(), as.RefreshTokenReuses())
+	}
+	if c := connection(t, s, id, "alice"); c["status"] != "connected" {
+		t.Fatalf("connection after rotation: %v", c)
+	}
 }
