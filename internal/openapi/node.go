@@ -2,6 +2,8 @@ package openapi
 
 import (
 	"encoding/json"
+	"errors"
+	"math"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -154,16 +156,30 @@ func number(n *yaml.Node) (json.Number, bool) {
 		return "", false
 	}
 	s := strings.TrimPrefix(n.Value, "+")
-	if jsonNumber.MatchString(s) {
-		return json.Number(s), true
+	exact := jsonNumber.MatchString(s)
+	f, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return "", false
 	}
-	if f, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64); err == nil {
-		if fs := strconv.FormatFloat(f, 'g', -1, 64); jsonNumber.MatchString(fs) {
-			return json.Number(fs), true
-		}
+	if f == 0 && err == nil {
+		return "0", true // 0, -0.0, or an underflow such as 1e-999999
+	}
+	if exact && err == nil && len(s) <= maxNumberText {
+		return json.Number(s), true // as written: a large integer stays exact
+	}
+	// Beyond float64 (1e999999) or absurdly long: the nearest float64, so that
+	// no bound costs the validator, or an error message, a million digits.
+	if math.IsInf(f, 0) {
+		f = math.Copysign(math.MaxFloat64, f)
+	}
+	if fs := strconv.FormatFloat(f, 'g', -1, 64); jsonNumber.MatchString(fs) {
+		return json.Number(fs), true
 	}
 	return "", false
 }
+
+// maxNumberText is the longest number a document's text is kept as written.
+const maxNumberText = 40
 
 // value converts a node into the JSON value it denotes (map[string]any, []any, string, bool,
 // json.Number or nil). Aliases are followed within the caller's budget of nodes: a YAML alias

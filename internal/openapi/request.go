@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // BuildRequest maps flat arguments onto a request against baseURL (an absolute http(s) URL; ""
@@ -31,6 +32,9 @@ func (op *Operation) BuildRequest(ctx context.Context, baseURL string, args map[
 	if problem != "" {
 		return nil, fmt.Errorf("openapi: base URL %q: %s", baseURL, problem)
 	}
+	if n := countValues(args, MaxArgumentValues+1); n > MaxArgumentValues {
+		return nil, &ArgumentsError{Problems: []string{fmt.Sprintf("arguments: more than %d values (for larger payloads use the proxy)", MaxArgumentValues)}}
+	}
 	prep := op.prepared()
 	b := &builder{op: op, prep: prep, params: map[int]any{}, bodyVals: map[string]any{}, strip: strip}
 	b.classify(args, strip)
@@ -40,7 +44,7 @@ func (op *Operation) BuildRequest(ctx context.Context, baseURL string, args map[
 		b.encode()
 	}
 	if len(b.problems) > 0 {
-		return nil, &ArgumentsError{Problems: sortedUnique(b.problems)}
+		return nil, &ArgumentsError{Problems: capProblems(sortedUnique(b.problems))}
 	}
 	target := base + b.path
 	if len(b.query) > 0 {
@@ -618,6 +622,64 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(out)
 	return out
 }
+
+// MaxArgumentValues is how many JSON values (counting every element of every
+// array and object) the arguments of one call may hold. Validating costs
+// memory per failing value; a model's tool call holds far fewer.
+const MaxArgumentValues = 50_000
+
+// countValues counts the JSON values in args, stopping at limit.
+func countValues(args map[string]any, limit int) int {
+	n := 0
+	var walk func(any)
+	walk = func(v any) {
+		if n >= limit {
+			return
+		}
+		n++
+		switch v := v.(type) {
+		case map[string]any:
+			for _, c := range v {
+				walk(c)
+			}
+		case []any:
+			for _, c := range v {
+				walk(c)
+			}
+		}
+	}
+	for _, c := range args {
+		walk(c)
+	}
+	return n
+}
+
+// capProblems keeps the first maxArgumentProblems problems, each at most
+// maxProblemText bytes, and says in a last line that there are more (collect
+// stops looking soon after the cap, so they are not counted).
+func capProblems(list []string) []string {
+	more := false
+	if len(list) > maxArgumentProblems {
+		more = true
+		list = list[:maxArgumentProblems]
+	}
+	for i, p := range list {
+		if len(p) > maxProblemText {
+			cut := maxProblemText
+			for cut > 0 && !utf8.RuneStart(p[cut]) {
+				cut--
+			}
+			list[i] = p[:cut] + "…"
+		}
+	}
+	if more {
+		list = append(list, "… and more problems not listed")
+	}
+	return list
+}
+
+// maxProblemText is the longest one problem is shown.
+const maxProblemText = 300
 
 func sortedUnique(list []string) []string {
 	sort.Strings(list)

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -110,8 +111,16 @@ func normalize(m map[string]any) any {
 
 var printer = message.NewPrinter(language.English)
 
-// collect turns a validation error tree into "argument.path: rule" problems.
+// maxArgumentProblems is how many problems an invalid_arguments error lists at
+// most (the rest are counted in one more line).
+const maxArgumentProblems = 50
+
+// collect turns a validation error tree into "argument.path: rule" problems,
+// up to maxArgumentProblems of them (then one more, to be counted).
 func collect(e *jsonschema.ValidationError, args map[string]any, out *[]string) {
+	if len(*out) > maxArgumentProblems {
+		return
+	}
 	loc := location(e.InstanceLocation, args)
 	switch k := e.ErrorKind.(type) {
 	case *kind.Schema, *kind.Group, *kind.AllOf, *kind.Reference:
@@ -223,11 +232,11 @@ func message1(k jsonschema.ErrorKind) string {
 				vals = append(vals, "…")
 				break
 			}
-			vals = append(vals, jsonText(w))
+			vals = append(vals, shortJSON(w))
 		}
 		return "must be one of " + strings.Join(vals, ", ")
 	case *kind.Const:
-		return "must be " + jsonText(k.Want)
+		return "must be " + shortJSON(k.Want)
 	case *kind.Maximum:
 		return "must be <= " + ratText(k.Want)
 	case *kind.Minimum:
@@ -264,9 +273,41 @@ func message1(k jsonschema.ErrorKind) string {
 	return k.LocalizedString(printer)
 }
 
+// shortJSON is a value of the document shown in an error: strings cut short,
+// objects and arrays named rather than written out, so that no message grows
+// with the document.
+func shortJSON(v any) string {
+	switch v := v.(type) {
+	case string:
+		if len(v) > maxShownValue {
+			cut := maxShownValue
+			for cut > 0 && !utf8.RuneStart(v[cut]) {
+				cut--
+			}
+			return jsonText(v[:cut] + "…")
+		}
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	}
+	s := jsonText(v)
+	if len(s) > maxShownValue {
+		return s[:maxShownValue] + "…"
+	}
+	return s
+}
+
+// maxShownValue is how much of a value an error message shows.
+const maxShownValue = 60
+
 func ratText(r *big.Rat) string {
 	if r == nil {
 		return "?"
+	}
+	if r.Num().BitLen() > 64 || r.Denom().BitLen() > 64 { // never hundreds of digits
+		f, _ := r.Float64()
+		return strconv.FormatFloat(f, 'g', -1, 64)
 	}
 	if r.IsInt() {
 		return r.Num().String()

@@ -303,13 +303,25 @@ func decode(r *http.Request, v any) error {
 		case errors.Is(err, io.EOF):
 			return apierr.New(apierr.InvalidRequest, "request body: a JSON object is required")
 		case errors.As(err, &se):
-			return apierr.New(apierr.InvalidRequest, "request body: malformed JSON at byte %d", se.Offset)
+			return apierr.New(apierr.InvalidRequest, "request body: malformed JSON at byte %d: %s", se.Offset, se.Error())
 		case errors.As(err, &te):
 			field := te.Field
 			if field == "" {
 				field = "request body"
 			}
-			return apierr.New(apierr.InvalidRequest, "%s: must be %s, not %s", field, jsonKind(te.Type.Kind().String()), te.Value)
+			want := jsonKind(te.Type.Kind().String())
+			if lit, ok := strings.CutPrefix(te.Value, "number "); ok {
+				// A number that does not fit: a fraction for a whole number, or
+				// beyond the range.
+				if len(lit) > 40 {
+					lit = lit[:40] + "…"
+				}
+				if k := te.Type.Kind().String(); strings.HasPrefix(k, "int") || strings.HasPrefix(k, "uint") {
+					return apierr.New(apierr.InvalidRequest, "%s: must be a whole number in range, not %s", field, lit)
+				}
+				return apierr.New(apierr.InvalidRequest, "%s: %s is out of range", field, lit)
+			}
+			return apierr.New(apierr.InvalidRequest, "%s: must be %s, not %s", field, want, te.Value)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return apierr.New(apierr.InvalidRequest, "request body: unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
