@@ -2,6 +2,7 @@ package openapi
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -93,3 +94,42 @@ func TestNumberText(t *testing.T) {
 }
 
 func scalar(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v} }
+
+// TestStructureChecks: what libopenapi's structural check found (it is
+// skipped for its quadratic cost) is still found: duplicate keys at any depth,
+// invalid JSON, a document that is not a mapping.
+func TestStructureChecks(t *testing.T) {
+	base := "openapi: 3.0.0\ninfo: {title: t, version: \"1\"}\nservers: [{url: \"https://a.example.com\"}]\npaths:\n  /x:\n    get:\n      operationId: x\n      responses: {\"200\": {description: ok}}\n"
+	for doc, want := range map[string]string{
+		base + "info: {title: u}\n":                                          `line 9: mapping key "info" already defined at line 2`,
+		base + "x-a: {k: 1, k: 2}\n":                                         `line 9: mapping key "k" already defined at line 9`,
+		base + "x-b: [{a: 1, a: 1}]\n":                                       `mapping key "a" already defined`,
+		`{"openapi":"3.0.0","info":{"title":"t","version":"1"},"paths":{},}`: `invalid character '}'`,
+		"- a\n- b\n": "not a JSON or YAML object",
+	} {
+		_, err := Parse([]byte(doc), "")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%.30q: %v, want %q", doc, err, want)
+		}
+	}
+	if _, err := Parse([]byte(base+"x-c: {a: 1, b: 1}\nx-d: {a: 1}\n"), ""); err != nil {
+		t.Errorf("no duplicates: %v", err)
+	}
+}
+
+// BenchmarkParseWideMapping parses a YAML document with one mapping of
+// 100,000 keys (libopenapi's own duplicate-key check took minutes on such).
+func BenchmarkParseWideMapping(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("openapi: 3.0.0\ninfo: {title: t, version: \"1\"}\nservers: [{url: \"https://a.example.com\"}]\npaths:\n  /x:\n    get:\n      operationId: x\n      responses: {\"200\": {description: ok}}\nx-k: {")
+	for i := range 100_000 {
+		fmt.Fprintf(&sb, "k%d: 0,", i)
+	}
+	sb.WriteString("}\n")
+	doc := []byte(sb.String())
+	for b.Loop() {
+		if _, err := Parse(doc, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
