@@ -57,7 +57,13 @@ func maintenance(ctx context.Context, env Env) error {
 		if err != nil {
 			return err
 		}
-		return out.Encode(res)
+		if err := out.Encode(res); err != nil {
+			return err
+		}
+		if len(res.Unopenable) > 0 {
+			return fmt.Errorf("%d stored values are sealed under master keys that are not configured (%v): add those keys to ACTIONGATE_MASTER_KEY and rotate again", sum(res.Unopenable), res.Unopenable)
+		}
+		return nil
 	case "keys status":
 		by, err := rt.gw.KeyStatus(ctx)
 		if err != nil {
@@ -127,3 +133,11 @@ func splitOwnFlags(own *flag.FlagSet, args []string) ([]string, error) {
 }
 
 func isBoolSetting(name string) bool { return name == "allow-private-networks" }
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}

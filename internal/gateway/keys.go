@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/actiongate/actiongate/internal/secrets"
 	"github.com/actiongate/actiongate/internal/store"
 )
 
@@ -22,6 +23,10 @@ type RotateResult struct {
 	Primary   string         `json:"primary_key"`
 	Rewrapped int            `json:"rewrapped"`
 	ByKey     map[string]int `json:"sealed_values_by_key"`
+	// Unopenable counts, by key id, the values left as they were because
+	// their master key is not configured: add it to ACTIONGATE_MASTER_KEY
+	// and rotate again.
+	Unopenable map[string]int `json:"unopenable,omitempty"`
 }
 
 // RotateKeys re-wraps every stored secret whose data key is wrapped by an older
@@ -33,6 +38,7 @@ type RotateResult struct {
 // configuration.
 func (g *Gateway) RotateKeys(ctx context.Context) (*RotateResult, error) {
 	primary := g.keys.Primary()
+	var unopenable map[string]int
 	n, err := g.store.RewrapAll(ctx, func(ct []byte) ([]byte, bool, error) {
 		id, err := g.keys.KeyID(ct)
 		if err != nil {
@@ -42,6 +48,15 @@ func (g *Gateway) RotateKeys(ctx context.Context) (*RotateResult, error) {
 			return nil, false, nil
 		}
 		nct, err := g.keys.Rewrap(ct)
+		if errors.Is(err, secrets.ErrUnknownKey) {
+			// One value under a key that is not configured must not stop the
+			// rotation of all the others: it is left as it is, and counted.
+			if unopenable == nil {
+				unopenable = map[string]int{}
+			}
+			unopenable[id]++
+			return nil, false, nil
+		}
 		return nct, err == nil, err
 	})
 	if err != nil {
@@ -68,8 +83,11 @@ func (g *Gateway) RotateKeys(ctx context.Context) (*RotateResult, error) {
 		return nil, err
 	}
 	g.log.Info("master key rotation", "primary", primary, "rewrapped", n)
+	if len(unopenable) > 0 {
+		g.log.Warn("master key rotation left values sealed under master keys that are not configured; add them to ACTIONGATE_MASTER_KEY and rotate again", "by_key", unopenable)
+	}
 	g.audit(ctx, EventKeyRotated, "", "", map[string]any{"primary_key": primary, "rewrapped": n})
-	return &RotateResult{Primary: primary, Rewrapped: n, ByKey: by}, nil
+	return &RotateResult{Primary: primary, Rewrapped: n, ByKey: by, Unopenable: unopenable}, nil
 }
 
 // KeyStatus counts stored sealed values by the id of the master key that wraps

@@ -347,3 +347,58 @@ func TestKeyRotationDuringRefresh(t *testing.T) {
 		t.Fatalf("connection after rotation: %v", c)
 	}
 }
+
+// TestSecretUnderMissingKey: a secret sealed under a master key that is no
+// longer configured fails only the calls that need it: actions still list,
+// other actions still work, and a rotation re-wraps everything else and says
+// what it left.
+func TestSecretUnderMissingKey(t *testing.T) {
+	kOld, _ := secrets.GenerateKey()
+	kX, _ := secrets.GenerateKey()
+	kNew, _ := secrets.GenerateKey()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.Header.Get("X-Key"), "key-") {
+			w.WriteHeader(401)
+		}
+	}))
+	defer up.Close()
+	create := func(s *stack, key string) string {
+		st, a := s.api("POST", "/v1/actions", map[string]any{"name": "k", "schema": simpleSpec(up.URL),
+			"auth": map[string]any{"type": "api_key", "api_key": key, "auth_type": "custom", "custom_header": "X-Key"}})
+		if st != 201 {
+			t.Fatalf("create: %d %v", st, a)
+		}
+		return a["id"].(string)
+	}
+	first := newStackWith(t, stackConfig{keys: secrets.NewKeyring(kOld)})
+	underOld := create(first.stack, "key-old-LEAKCHECK")
+	second := newStackWith(t, stackConfig{dir: first.dir, keys: secrets.NewKeyring(kX, kOld)})
+	underX := create(second.stack, "key-x-LEAKCHECK")
+
+	ts := newStackWith(t, stackConfig{dir: first.dir, keys: secrets.NewKeyring(kNew, kOld)}) // X is gone
+	s := ts.stack
+	if st, res := s.api("GET", "/v1/actions", nil); st != 200 || len(res["actions"].([]any)) != 2 {
+		t.Fatalf("list: %d %v", st, res)
+	}
+	if st, res := s.api("GET", "/v1/actions/"+underX, nil); st != 200 || res["auth"].(map[string]any)["has_api_key"] != true {
+		t.Fatalf("get: %d %v", st, res)
+	}
+	if st, res := s.api("POST", "/v1/actions/"+underOld+"/invoke", map[string]any{"operation": "listItems"}); st != 200 || res["status"] != float64(200) {
+		t.Fatalf("invoke under the old key: %d %v", st, res)
+	}
+	st, res := s.api("POST", "/v1/actions/"+underX+"/invoke", map[string]any{"operation": "listItems"})
+	if st != 500 || !strings.Contains(fmt.Sprint(res), "cannot be opened with the configured master keys") {
+		t.Fatalf("invoke under the missing key: %d %v", st, res)
+	}
+	if !strings.Contains(s.logs.String(), kX.ID()) {
+		t.Fatal("the log does not name the missing key")
+	}
+	st, rot := s.api("POST", "/v1/keys/rotate", nil)
+	if st != 200 || rot["rewrapped"] != float64(1) || fmt.Sprint(rot["unopenable"]) != fmt.Sprintf("map[%s:1]", kX.ID()) {
+		t.Fatalf("rotate: %d %v", st, rot)
+	}
+	if by := rot["sealed_values_by_key"].(map[string]any); by[kNew.ID()] != float64(1) || by[kX.ID()] != float64(1) || by[kOld.ID()] != nil {
+		t.Fatalf("after rotation: %v", by)
+	}
+	s.scan("LEAKCHECK")
+}

@@ -272,7 +272,11 @@ func (s *Server) writeErr(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(ra))
 	}
 	if e.Code == apierr.Internal {
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		logged := err
+		if e.Cause != nil {
+			logged = fmt.Errorf("%s: %w", e.Message, e.Cause)
+		}
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", logged)
 	} else if e.Cause != nil {
 		s.log.Info("request refused", "method", r.Method, "path", r.URL.Path, "error_code", e.Code, "err", e.Cause)
 	}
