@@ -41,7 +41,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.showLogin(w, r, http.StatusForbidden, next, apierr.New(apierr.Forbidden, "The sign-in form expired. Try again."))
 		return
 	}
-	if !c.limiter.allow() {
+	if !c.limiter.allow(clientAddr(r)) {
 		c.showLogin(w, r, http.StatusTooManyRequests, next, apierr.New(apierr.RateLimited, "Too many failed sign-ins. Wait a minute and try again."))
 		return
 	}
@@ -52,13 +52,13 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			c.showLogin(w, r, http.StatusInternalServerError, next, apierr.New(apierr.Internal, "The token could not be checked. Try again in a moment."))
 			return
 		}
-		c.limiter.failed()
+		c.limiter.failed(clientAddr(r))
 		c.log.Info("console sign-in refused", "reason", "unknown token")
 		c.showLogin(w, r, http.StatusUnauthorized, next, apierr.New(apierr.Unauthorized, "That token is not valid."))
 		return
 	}
 	if !p.Can(store.ScopeAdmin) {
-		c.limiter.failed()
+		c.limiter.failed(clientAddr(r))
 		c.log.Info("console sign-in refused", "reason", "no admin scope", "actor", p.TokenID)
 		c.showLogin(w, r, http.StatusForbidden, next, apierr.New(apierr.Forbidden, "That token lacks the admin scope. The console needs an admin token."))
 		return

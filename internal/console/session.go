@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -172,12 +173,18 @@ func randomString() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// loginLimiter slows down guessing: at most loginBurst failed sign-ins, then
-// one more per loginRefill (process-wide; a real token is 256 random bits,
-// but a bootstrap token is whatever the operator chose).
+// loginLimiter slows down guessing: at most loginBurst failed sign-ins per
+// client address, then one more per loginRefill. Per address, so that
+// someone else's failures cannot lock the admin out (a real token is 256
+// random bits, but a bootstrap token is whatever the operator chose). Behind
+// a reverse proxy every client has the proxy's address.
 type loginLimiter struct {
-	now    func() time.Time
-	mu     sync.Mutex
+	now     func() time.Time
+	mu      sync.Mutex
+	buckets map[string]*loginBucket
+}
+
+type loginBucket struct {
 	tokens float64
 	last   time.Time
 }
@@ -185,24 +192,46 @@ type loginLimiter struct {
 const (
 	loginBurst  = 10
 	loginRefill = 6 * time.Second
+	// maxLoginBuckets bounds the addresses remembered; past it they are
+	// forgotten, all at once.
+	maxLoginBuckets = 10_000
 )
 
-func (l *loginLimiter) allow() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// bucket returns addr's bucket, refilled to now. l.mu is held.
+func (l *loginLimiter) bucket(addr string) *loginBucket {
 	now := l.now()
-	if l.last.IsZero() {
-		l.tokens, l.last = loginBurst, now
+	b := l.buckets[addr]
+	if b == nil {
+		if l.buckets == nil || len(l.buckets) >= maxLoginBuckets {
+			l.buckets = map[string]*loginBucket{}
+		}
+		b = &loginBucket{tokens: loginBurst, last: now}
+		l.buckets[addr] = b
 	}
-	l.tokens = min(loginBurst, l.tokens+float64(now.Sub(l.last))/float64(loginRefill))
-	l.last = now
-	return l.tokens >= 1
+	b.tokens = min(loginBurst, b.tokens+float64(now.Sub(b.last))/float64(loginRefill))
+	b.last = now
+	return b
 }
 
-func (l *loginLimiter) failed() {
+func (l *loginLimiter) allow(addr string) bool {
 	l.mu.Lock()
-	l.tokens--
+	defer l.mu.Unlock()
+	return l.bucket(addr).tokens >= 1
+}
+
+func (l *loginLimiter) failed(addr string) {
+	l.mu.Lock()
+	l.bucket(addr).tokens--
 	l.mu.Unlock()
+}
+
+// clientAddr is the address a request came from, without the port.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 type sessionKey struct{}
