@@ -257,8 +257,9 @@ func TestProxyPathEscaping(t *testing.T) {
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 // TestUncleanPathsAndMethods: an API client gets a JSON error, not a bare
-// redirect, for a path with an empty segment (an unset $ID), and 405 with
-// Allow for a method the endpoint does not take.
+// redirect, for a path with an empty segment (an unset $ID), 405 with Allow
+// for a method the endpoint does not take, and 400 for a query string that
+// does not parse (rather than a filter silently dropped).
 func TestUncleanPathsAndMethods(t *testing.T) {
 	s := newStack(t)
 	tests := []struct {
@@ -273,6 +274,9 @@ func TestUncleanPathsAndMethods(t *testing.T) {
 		{"DELETE", "/v1/tools", 405, "method_not_allowed", "GET"},
 		{"GET", "/v1/nothing", 404, "not_found", ""},
 		{"GET", "/v1/proxy//x", 404, "not_found", ""},
+		{"GET", "/v1/audit?user=%ZZ&limit=3", 400, "invalid_request", ""},
+		{"GET", "/v1/tools?action=act_x%G1", 400, "invalid_request", ""},
+		{"GET", "/v1/connections?%ZZ=1", 400, "invalid_request", ""},
 	}
 	for _, tc := range tests {
 		req, _ := http.NewRequest(tc.method, s.srv.URL, nil)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -211,6 +212,14 @@ func (s *Server) api(scope string, h func(w http.ResponseWriter, r *http.Request
 		if err := s.perTok.allow(p.TokenID, "API token"); err != nil {
 			fail(err)
 			return
+		}
+		if r.Pattern != proxyPrefix { // the proxy passes the query on as written
+			// r.URL.Query() drops what it cannot parse: a filter with a bad
+			// escape would silently match everything.
+			if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+				fail(apierr.New(apierr.InvalidRequest, "query string: %v", err))
+				return
+			}
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 		ctx := context.WithValue(gateway.WithActor(r.Context(), p.TokenID), principalKey{}, p)
