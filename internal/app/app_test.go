@@ -493,6 +493,8 @@ func TestBadInputGetsClearErrors(t *testing.T) {
 		{map[string]any{"name": "x", "schema": notesSpec("https://a.example.com"), "auth": map[string]any{"type": "api_key"}}, "invalid_request", "api_key"},
 		{map[string]any{"name": "x", "schema": notesSpec("https://a.example.com"), "auth": map[string]any{"type": "api_key", "api_key": "k", "auth_type": "custom"}}, "invalid_request", "custom_header"},
 		{map[string]any{"name": "x", "schema": notesSpec("https://a.example.com"), "auth": map[string]any{"type": "magic"}}, "invalid_request", "auth.type"},
+		{map[string]any{"name": "x", "schema": notesSpec("https://a.example.com"), "auth": map[string]any{"type": "api_key", "api_key": "sk-\x00abc"}}, "invalid_request", "auth.api_key"},
+		{map[string]any{"name": "x", "schema": notesSpec("https://a.example.com"), "auth": map[string]any{"type": "api_key", "api_key": "sk-a\tb"}}, "invalid_request", "control characters"},
 		{map[string]any{"name": "x", "schema": notesSpec("https://a.example.com"), "auth": map[string]any{"type": "oauth", "client_id": "c", "authorization_url": "ftp://x", "token_url": "https://t"}}, "invalid_request", "authorization_url"},
 		{map[string]any{"name": "x", "schema": notesSpec("/relative"), "auth": map[string]any{"type": "none"}}, "invalid_schema", "server"},
 		{map[string]any{"name": "x", "schema": "{not a document", "auth": map[string]any{"type": "none"}}, "invalid_schema", ""},

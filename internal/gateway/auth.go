@@ -121,8 +121,10 @@ func (in *AuthInput) normalize(allowPrivate bool) (*string, error) {
 			if k == "" {
 				return nil, bad("auth.api_key: must not be empty")
 			}
-			if strings.ContainsAny(k, "\r\n") {
-				return nil, bad("auth.api_key: must not contain line breaks")
+			if strings.IndexFunc(k, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+				// It goes into a header, a query or a cookie: none can carry
+				// one, and the call would fail as if the API were down.
+				return nil, bad("auth.api_key: must not contain line breaks or other control characters")
 			}
 			in.APIKey = &k
 		}
