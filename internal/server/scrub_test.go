@@ -158,6 +158,14 @@ func TestUserIDsAreChecked(t *testing.T) {
 			resp.Body.Close()
 		} // a header Go's client refuses to send is not a test case
 	}
+	// Invalid UTF-8 and lone surrogates inside JSON: decoders make them U+FFFD,
+	// which would make distinct ids one.
+	for _, raw := range []string{"\"u\xffx\"", `"u\udc00x"`, `"u\ufffdx"`} {
+		st, body := s.call(adminToken, "POST", "/v1/actions/"+id+"/invoke", `{"operation": "listItems", "user": `+raw+`}`)
+		if st != 400 || !strings.Contains(body, `"message":"user: contains U+FFFD`) {
+			t.Errorf("JSON user %q: %d %s", raw, st, body)
+		}
+	}
 	if st, res := s.api("POST", "/v1/actions/"+id+"/invoke", map[string]any{"operation": "listItems", "user": "ok user ü"}); st != 200 {
 		t.Fatalf("a good user id: %d %v", st, res)
 	}

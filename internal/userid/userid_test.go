@@ -17,6 +17,7 @@ func TestCheck(t *testing.T) {
 		"line\nbreak":                 "control characters",
 		"del\x7f":                     "control characters",
 		"c1\u0085":                    "control characters",
+		"u\ufffdx":                    "U+FFFD",
 	} {
 		if err := Check(bad); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "user:") {
 			t.Errorf("%q: %v, want %q", bad, err, want)
