@@ -357,6 +357,11 @@ func buildRequest(ctx context.Context, op *openapi.Operation, args map[string]an
 	if err != nil {
 		var ae *openapi.ArgumentsError
 		if errors.As(err, &ae) {
+			for i, p := range ae.Problems {
+				if p == "confirmed: unknown argument" { // a common slip
+					ae.Problems[i] = p + ` (to confirm, send "confirmed": true next to "arguments", not inside them)`
+				}
+			}
 			return nil, &apierr.Error{Code: apierr.InvalidArguments, Message: "the arguments do not match operation " + op.ID, Details: ae.Problems}
 		}
 		return nil, err

@@ -213,6 +213,7 @@ func TestToolsCallMatchesInvoke(t *testing.T) {
 		{notesID, "createNote", "notes_createNote", "", map[string]any{}, true, 400, "invalid_arguments"},
 		{notesID, "createNote", "notes_createNote", "u-1", map[string]any{"text": "hi"}, false, 409, "confirmation_required"},
 		{notesID, "createNote", "notes_createNote", "u-1", map[string]any{"text": "hi"}, true, 200, ""},
+		{notesID, "createNote", "notes_createNote", "u-1", map[string]any{"text": "hi", "confirmed": true}, false, 400, "invalid_arguments"},
 		{notesID, "getNote", "notes_getNote", "", map[string]any{"id": "missing"}, false, 200, ""},
 		{fositeID, "me", "fosite_me", "alice", nil, false, 403, "sign_in_required"},
 		{fositeID, "me", "fosite_me", "", nil, false, 400, "invalid_request"},
@@ -232,6 +233,9 @@ func TestToolsCallMatchesInvoke(t *testing.T) {
 			continue
 		}
 		ie, ce := inv["error"].(map[string]any), call["error"].(map[string]any)
+		if c.args["confirmed"] != nil && !strings.Contains(fmt.Sprint(ie["details"]), `send "confirmed": true next to "arguments"`) {
+			t.Errorf("%s: %v does not say where confirmed goes", where, ie["details"])
+		}
 		for _, f := range []string{"details", "operation", "domain", "message"} {
 			if !reflect.DeepEqual(ie[f], ce[f]) {
 				t.Errorf("%s: %s differs: %v, %v", where, f, ie[f], ce[f])
