@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -124,8 +125,67 @@ func (s *Server) mcpHandler() http.Handler {
 			r = r.WithContext(ctx)
 		}
 		id := mcpCaller{token: p.TokenID, user: user, scopes: p.Scopes}
-		bound.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), mcpCallerKey{}, id)))
+		jw := &jsonTransportErrors{ResponseWriter: w}
+		bound.ServeHTTP(jw, r.WithContext(context.WithValue(r.Context(), mcpCallerKey{}, id)))
+		jw.finish()
 	})
+}
+
+// jsonTransportErrors turns the SDK's plain-text transport errors (a malformed
+// body, a wrong Content-Type, an unknown session) into the contract's JSON
+// error shape; everything else, streams included, passes through as written.
+type jsonTransportErrors struct {
+	http.ResponseWriter
+	status int // set when an error is being captured
+	body   bytes.Buffer
+}
+
+func (w *jsonTransportErrors) WriteHeader(code int) {
+	if code >= 400 && w.status == 0 && strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+		w.status = code
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *jsonTransportErrors) Write(b []byte) (int, error) {
+	if w.status != 0 {
+		if w.body.Len() < 4<<10 {
+			w.body.Write(b[:min(len(b), 4<<10-w.body.Len())])
+		}
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *jsonTransportErrors) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok && w.status == 0 {
+		f.Flush()
+	}
+}
+
+func (w *jsonTransportErrors) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// finish writes a captured error as JSON.
+func (w *jsonTransportErrors) finish() {
+	if w.status == 0 {
+		return
+	}
+	code := map[int]string{http.StatusNotFound: apierr.NotFound, http.StatusMethodNotAllowed: apierr.MethodNotAllowed,
+		http.StatusUnauthorized: apierr.Unauthorized, http.StatusForbidden: apierr.Forbidden,
+		http.StatusRequestEntityTooLarge: apierr.PayloadTooLarge}[w.status]
+	if code == "" {
+		code = apierr.InvalidRequest
+		if w.status >= 500 {
+			code = apierr.Internal
+		}
+	}
+	msg := "mcp: " + strings.TrimSpace(w.body.String())
+	if code == apierr.Internal {
+		msg = "internal error"
+	}
+	w.Header().Del("Content-Length")
+	writeJSON(w.ResponseWriter, w.status, (&apierr.Error{Code: code, Message: msg}).Body())
 }
 
 type mcpCallerKey struct{}

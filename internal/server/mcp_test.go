@@ -543,3 +543,36 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// TestMCPTransportErrorsAreJSON: what the SDK refuses before JSON-RPC (a
+// malformed body, a wrong Content-Type, a DELETE without a session) is
+// answered in the contract's error shape, not plain text.
+func TestMCPTransportErrorsAreJSON(t *testing.T) {
+	s := newStack(t)
+	for _, c := range []struct {
+		method, ctype, body string
+		status              int
+	}{
+		{"POST", "application/json", `{"jsonrpc": "2.0", "id": 1, "method":`, 400},
+		{"POST", "text/plain", `{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, 415},
+		{"DELETE", "", "", 400},
+	} {
+		req, _ := http.NewRequest(c.method, s.srv.URL+"/mcp", strings.NewReader(c.body))
+		req.Header.Set("Authorization", "Bearer "+adminToken)
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if c.ctype != "" {
+			req.Header.Set("Content-Type", c.ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		derr := json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || derr != nil || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") ||
+			errCode(body) == "" || !strings.HasPrefix(errField(body, "message"), "mcp: ") {
+			t.Errorf("%s %s: %d %s %v (%v)", c.method, c.ctype, resp.StatusCode, resp.Header.Get("Content-Type"), body, derr)
+		}
+	}
+}
