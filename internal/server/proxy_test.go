@@ -233,15 +233,7 @@ func TestProxyPathEscaping(t *testing.T) {
 	}
 	for _, tc := range tests {
 		got = ""
-		req, _ := http.NewRequest("GET", s.srv.URL, nil)
-		req.URL.Opaque = "//" + req.URL.Host + "/v1/proxy/" + id + "/" + tc.path // sent as written
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		resp, err := noRedirects.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, b := s.raw("GET", "/v1/proxy/"+id+"/"+tc.path)
 		if tc.want == "" {
 			if resp.StatusCode != 400 || !strings.Contains(string(b), "invalid_request") || got != "" {
 				t.Errorf("%s: %d %s (API saw %q), want 400", tc.path, resp.StatusCode, b, got)
@@ -252,6 +244,22 @@ func TestProxyPathEscaping(t *testing.T) {
 			t.Errorf("%s: %d, API saw %q, want %q", tc.path, resp.StatusCode, got, tc.want)
 		}
 	}
+}
+
+// raw sends a request with the admin token and its path exactly as written
+// (not cleaned or re-escaped), following no redirect.
+func (s *stack) raw(method, path string) (*http.Response, []byte) {
+	s.t.Helper()
+	req, _ := http.NewRequest(method, s.srv.URL, nil)
+	req.URL.Opaque = "//" + req.URL.Host + path
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, b
 }
 
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -279,15 +287,7 @@ func TestUncleanPathsAndMethods(t *testing.T) {
 		{"GET", "/v1/connections?%ZZ=1", 400, "invalid_request", ""},
 	}
 	for _, tc := range tests {
-		req, _ := http.NewRequest(tc.method, s.srv.URL, nil)
-		req.URL.Opaque = "//" + req.URL.Host + tc.path // sent as written
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		resp, err := noRedirects.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, b := s.raw(tc.method, tc.path)
 		if resp.StatusCode != tc.status || !strings.Contains(string(b), `"code":"`+tc.code+`"`) || resp.Header.Get("Allow") != tc.allow {
 			t.Errorf("%s %s: %d Allow=%q %s; want %d %s Allow=%q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Allow"), b, tc.status, tc.code, tc.allow)
 		}
