@@ -14,7 +14,6 @@
 package main
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -37,9 +36,10 @@ func main() {
 	oauthAddr := flag.String("oauth-addr", "127.0.0.1:9091", "address of the OAuth provider")
 	gateway := flag.String("gateway", "http://localhost:8080", "the gateway's public URL (its OAuth callback is registered with the provider)")
 	apiKey := flag.String("api-key", "", "require Authorization: Bearer <key> on the notes API")
+	secret := flag.String("client-secret", "devapi-client-secret", "the OAuth client's secret (fixed, so that actions registered once keep working across restarts)")
 	flag.Parse()
 
-	d, err := start(*addr, *oauthAddr, *gateway, *apiKey)
+	d, err := start(*addr, *oauthAddr, *gateway, *apiKey, *secret)
 	if err != nil {
 		log.Fatalf("devapi: %v", err)
 	}
@@ -48,7 +48,8 @@ func main() {
 devapi: OAuth provider at %[2]s, client actiongate-dev, callback %[3]s/oauth/callback
         (protected API document: %[1]s/oauth/openapi.yaml)
 
-Register them (with TOKEN set to your admin token):
+Register them once (with TOKEN set to your admin token); they keep working when devapi
+restarts, but its provider remembers no sign-in across restarts: users sign in again.
 
 curl -s %[1]s/openapi.yaml | jq -Rs '{name: "Notes", schema: ., auth: %[5]s}' |
   curl -s -X POST %[3]s/v1/actions -H "Authorization: Bearer $TOKEN" -d @- | jq '.error // {id, operations: [.operations[].id]}'
@@ -73,8 +74,8 @@ type devAPI struct {
 }
 
 // start starts both servers.
-func start(addr, oauthAddr, gateway, apiKey string) (*devAPI, error) {
-	d := &devAPI{gateway: strings.TrimRight(gateway, "/"), secret: rand.Text(), apiKey: apiKey}
+func start(addr, oauthAddr, gateway, apiKey, secret string) (*devAPI, error) {
+	d := &devAPI{gateway: strings.TrimRight(gateway, "/"), secret: secret, apiKey: apiKey}
 	var err error
 	d.provider, err = oauthtest.Listen(oauthAddr, oauthtest.Options{
 		EnforcePKCE: true,

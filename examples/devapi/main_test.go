@@ -26,7 +26,7 @@ const gatewayHost = "localhost:1"
 // invoke the first, sign in to the second through the real provider, and call
 // it with the user's token.
 func TestREADMEWalkthroughOffline(t *testing.T) {
-	d, err := start("127.0.0.1:0", "127.0.0.1:0", "http://"+gatewayHost, "notes-key-LEAKCHECK")
+	d, err := start("127.0.0.1:0", "127.0.0.1:0", "http://"+gatewayHost, "notes-key-LEAKCHECK", "client-secret-LEAKCHECK")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,7 +63,7 @@ func (in *ActionInput) check(allowPrivate bool) (*openapi.Document, *string, err
 		return nil, nil, apierr.New(apierr.InvalidRequest, "name: at most 200 characters")
 	}
 	if strings.TrimSpace(in.Schema) == "" {
-		return nil, nil, apierr.New(apierr.InvalidRequest, "schema: required (the OpenAPI document as a string)")
+		return nil, nil, apierr.New(apierr.InvalidRequest, "schema: missing or empty (the OpenAPI document as a string)")
 	}
 	if len(in.Schema) > MaxSchemaBytes {
 		return nil, nil, apierr.New(apierr.InvalidRequest, "schema: larger than %d bytes", MaxSchemaBytes)

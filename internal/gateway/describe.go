@@ -139,12 +139,26 @@ func (g *Gateway) operation(ctx context.Context, actionID, opID string) (*compil
 	if err != nil {
 		return nil, nil, err
 	}
-	if opID == "" {
-		return nil, nil, apierr.New(apierr.InvalidRequest, "operation: required")
-	}
-	op, ok := c.doc.Operation(opID)
-	if !ok {
-		return nil, nil, apierr.New(apierr.NotFound, "operation %q not found in action %q", opID, actionID)
+	op, err := operationIn(c, opID)
+	if err != nil {
+		return nil, nil, err
 	}
 	return c, op, nil
+}
+
+// operationIn finds the operation id in the action; an id that differs only
+// in case is suggested.
+func operationIn(c *compiled, id string) (*openapi.Operation, error) {
+	if id == "" {
+		return nil, apierr.New(apierr.InvalidRequest, "operation: required")
+	}
+	if op, ok := c.doc.Operation(id); ok {
+		return op, nil
+	}
+	for _, op := range c.doc.Operations {
+		if strings.EqualFold(op.ID, id) {
+			return nil, apierr.New(apierr.NotFound, "operation %q not found in action %q (did you mean %q?)", id, c.action.ID, op.ID)
+		}
+	}
+	return nil, apierr.New(apierr.NotFound, "operation %q not found in action %q", id, c.action.ID)
 }

@@ -76,12 +76,9 @@ func (g *Gateway) invoke(ctx context.Context, actionID string, in InvokeRequest,
 		return nil, err
 	}
 	rec.action = c.action.ID
-	if in.Operation == "" {
-		return nil, apierr.New(apierr.InvalidRequest, "operation: required")
-	}
-	op, ok := c.doc.Operation(in.Operation)
-	if !ok {
-		return nil, apierr.New(apierr.NotFound, "operation %q not found in action %q", in.Operation, actionID)
+	op, err := operationIn(c, in.Operation)
+	if err != nil {
+		return nil, err
 	}
 	rec.operation = op.ID
 	if err := userid.Check(in.User); err != nil {

@@ -391,7 +391,7 @@ func TestBodyProblems(t *testing.T) {
 	assertProblems(t, err, []string{
 		"age: must be integer, not number",
 		"id: must be integer, not string",
-		"name: must be at least 1 characters long",
+		"name: must be at least 1 character long",
 	})
 	_, err = op.BuildRequest(t.Context(), "", map[string]any{"id": 1}, nil)
 	assertProblems(t, err, []string{"name: required body property missing"})

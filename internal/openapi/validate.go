@@ -248,17 +248,17 @@ func message1(k jsonschema.ErrorKind) string {
 	case *kind.MultipleOf:
 		return "must be a multiple of " + ratText(k.Want)
 	case *kind.MinLength:
-		return fmt.Sprintf("must be at least %d characters long", k.Want)
+		return fmt.Sprintf("must be at least %d %s long", k.Want, plural(k.Want, "character"))
 	case *kind.MaxLength:
-		return fmt.Sprintf("must be at most %d characters long", k.Want)
+		return fmt.Sprintf("must be at most %d %s long", k.Want, plural(k.Want, "character"))
 	case *kind.MinItems:
-		return fmt.Sprintf("must have at least %d items", k.Want)
+		return fmt.Sprintf("must have at least %d %s", k.Want, plural(k.Want, "item"))
 	case *kind.MaxItems:
-		return fmt.Sprintf("must have at most %d items", k.Want)
+		return fmt.Sprintf("must have at most %d %s", k.Want, plural(k.Want, "item"))
 	case *kind.MinProperties:
-		return fmt.Sprintf("must have at least %d properties", k.Want)
+		return fmt.Sprintf("must have at least %d %s", k.Want, plural(k.Want, "property"))
 	case *kind.MaxProperties:
-		return fmt.Sprintf("must have at most %d properties", k.Want)
+		return fmt.Sprintf("must have at most %d %s", k.Want, plural(k.Want, "property"))
 	case *kind.Pattern:
 		return fmt.Sprintf("must match the pattern %s", k.Want)
 	case *kind.UniqueItems:
@@ -271,6 +271,17 @@ func message1(k jsonschema.ErrorKind) string {
 		return "must be a valid " + k.Want
 	}
 	return k.LocalizedString(printer)
+}
+
+// plural is noun for n of them: "1 item", "2 items", "3 properties".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	if strings.HasSuffix(noun, "y") {
+		return noun[:len(noun)-1] + "ies"
+	}
+	return noun + "s"
 }
 
 // shortJSON is a value of the document shown in an error: strings cut short,

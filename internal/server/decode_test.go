@@ -19,7 +19,7 @@ func TestDecodeErrorsNameTheProblem(t *testing.T) {
 	huge := strings.Repeat("9", 100_000)
 	tests := []struct{ body, want string }{
 		{`{"name": "x",}`, `malformed JSON at byte 14: invalid character '}' looking for beginning of object key string`},
-		{`{"name": "x"`, `unexpected EOF`},
+		{`{"name": "x"`, `the JSON ends too early`},
 		{`{"arguments": ` + strings.Repeat(`[`, 20_000) + strings.Repeat(`]`, 20_000) + `}`, `exceeded max depth`},
 		{`{"expires_in": 1.5}`, `expires_in: must be a whole number in range, not 1.5`},
 		{`{"expires_in": 1` + huge + `}`, `expires_in: must be a whole number in range, not 1` + strings.Repeat("9", 39) + `…`},

@@ -338,6 +338,9 @@ func decode(r *http.Request, v any) error {
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return apierr.New(apierr.InvalidRequest, "request body: unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return apierr.New(apierr.InvalidRequest, "request body: the JSON ends too early (a missing } or \"?)")
+		}
 		return apierr.New(apierr.InvalidRequest, "request body: %s", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	if dec.More() {

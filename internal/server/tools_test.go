@@ -266,3 +266,14 @@ func TestToolsCallMatchesInvoke(t *testing.T) {
 		}
 	}
 }
+
+// TestOperationNameSuggestion: an operation id in the wrong case is answered
+// with the right one.
+func TestOperationNameSuggestion(t *testing.T) {
+	s := newStack(t)
+	id := createNotes(t, s, notesUpstream(t))
+	st, res := s.api("POST", "/v1/actions/"+id+"/invoke", map[string]any{"operation": "listnotes"})
+	if st != 404 || !strings.Contains(errField(res, "message"), `(did you mean "listNotes"?)`) {
+		t.Fatalf("%d %v", st, res)
+	}
+}
