@@ -115,6 +115,7 @@ const (
 // Serve runs the gateway with cfg until ctx ends.
 func Serve(ctx context.Context, cfg *config.Config, env Env) error {
 	log := logging.New(env.Stderr, cfg.LogFormat, cfg.LogLevel)
+	gcPercent, memLimit := tuneGC(log)
 
 	if cfg.DatabaseURL == "" {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -153,7 +154,8 @@ func Serve(ctx context.Context, cfg *config.Config, env Env) error {
 	}
 	srv.RegisterOnShutdown(handler.CloseStreams)
 	log.Info("actiongate listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
-		"oauth_callback", cfg.CallbackURL(), "version", Version, "allow_private_networks", cfg.AllowPrivateNetworks)
+		"oauth_callback", cfg.CallbackURL(), "version", Version, "allow_private_networks", cfg.AllowPrivateNetworks,
+		"gogc", gcPercent, "memory_limit_mib", memLimit>>20)
 	if env.Ready != nil {
 		env.Ready(ln.Addr().String())
 	}
