@@ -205,15 +205,20 @@ func TestConnectionLockHolderKilled(t *testing.T) {
 	}
 
 	adminExec(ctx, t, `SELECT pg_terminate_backend($1)`, pids[0])
+	// The waiter reports once it has run (or failed); waiting on waiterRan and
+	// waiterErr in one select would race, as both are ready when it is done.
 	select {
-	case <-waiterRan:
 	case err := <-waiterErr:
-		t.Fatalf("waiter: %v", err)
+		if err != nil {
+			t.Fatalf("waiter: %v", err)
+		}
+		select {
+		case <-waiterRan:
+		default:
+			t.Fatal("the waiter returned without running")
+		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the waiter did not get the lock within 20s of the holder's session being killed")
-	}
-	if err := <-waiterErr; err != nil {
-		t.Errorf("waiter: %v", err)
 	}
 
 	close(release)
