@@ -11,6 +11,7 @@ import (
 
 	"github.com/actiongate/actiongate/internal/apierr"
 	"github.com/actiongate/actiongate/internal/gateway"
+	"github.com/actiongate/actiongate/internal/openapi"
 )
 
 // testView is the test console: pick an operation, fill its arguments (a
@@ -257,7 +258,7 @@ func readArguments(v *testView) (map[string]any, []string) {
 		if strings.TrimSpace(v.ArgsJSON) == "" {
 			return args, nil
 		}
-		if err := json.Unmarshal([]byte(v.ArgsJSON), &args); err != nil || args == nil {
+		if err := openapi.UnmarshalArguments([]byte(v.ArgsJSON), &args); err != nil || args == nil {
 			return nil, []string{"arguments: must be a JSON object"}
 		}
 		return args, nil
@@ -273,7 +274,7 @@ func readArguments(v *testView) (map[string]any, []string) {
 		switch f.Kind {
 		case "integer", "number", "boolean", "json":
 			var x any
-			if err := json.Unmarshal([]byte(raw), &x); err != nil {
+			if err := openapi.UnmarshalArguments([]byte(raw), &x); err != nil {
 				problems = append(problems, fmt.Sprintf("%s: %q is not %s", f.Key, raw, map[string]string{
 					"integer": "a whole number", "number": "a number", "boolean": "true or false", "json": "valid JSON"}[f.Kind]))
 				continue
@@ -282,7 +283,7 @@ func readArguments(v *testView) (map[string]any, []string) {
 		case "enum":
 			// Enum options are shown as text; numbers and booleans go back as JSON.
 			var x any
-			if json.Unmarshal([]byte(raw), &x) == nil {
+			if openapi.UnmarshalArguments([]byte(raw), &x) == nil {
 				if _, isStr := x.(string); !isStr {
 					args[f.Key] = x
 					continue
@@ -296,7 +297,7 @@ func readArguments(v *testView) (map[string]any, []string) {
 	// Round-trip, so values have exactly the types a JSON API request has.
 	b, _ := json.Marshal(args)
 	out := map[string]any{}
-	_ = json.Unmarshal(b, &out)
+	_ = openapi.UnmarshalArguments(b, &out)
 	return out, problems
 }
 

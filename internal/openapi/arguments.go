@@ -1,5 +1,11 @@
 package openapi
 
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+)
+
 // FlatBody describes how an object request body appears among the flat arguments: each of its
 // top-level properties is an argument of its own (see BuildRequest).
 type FlatBody struct {
@@ -82,4 +88,19 @@ func (op *Operation) FlatBody() (f FlatBody, ok bool) {
 		return FlatBody{}, false
 	}
 	return rd.flatBody(), true
+}
+
+// UnmarshalArguments decodes JSON arguments keeping numbers exact (as
+// json.Number): decoded as float64, an id such as 1234567890123456789 would
+// reach the API as 1234567890123456800.
+func UnmarshalArguments(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
 }

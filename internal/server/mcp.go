@@ -19,6 +19,7 @@ import (
 
 	"github.com/actiongate/actiongate/internal/apierr"
 	"github.com/actiongate/actiongate/internal/gateway"
+	"github.com/actiongate/actiongate/internal/openapi"
 	"github.com/actiongate/actiongate/internal/store"
 	"github.com/actiongate/actiongate/internal/tools"
 )
@@ -315,7 +316,7 @@ func (m *mcpTools) call(ctx context.Context, req *mcp.CallToolRequest) (*mcp.Cal
 	}
 	var args map[string]any
 	if raw := strings.TrimSpace(string(req.Params.Arguments)); raw != "" && raw != "null" {
-		if err := json.Unmarshal(req.Params.Arguments, &args); err != nil {
+		if err := openapi.UnmarshalArguments(req.Params.Arguments, &args); err != nil {
 			return errorResult("invalid_arguments: the arguments must be a JSON object"), nil
 		}
 	}

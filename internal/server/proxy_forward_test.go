@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -190,5 +191,49 @@ func TestProxyUpgradeGoesThrough(t *testing.T) {
 	line, _ := br.ReadString('\n')
 	if line != "echo: hello\n" || auth != "Bearer fwd-key-LEAKCHECK" {
 		t.Fatalf("upgraded: %q, upstream saw Authorization %q", line, auth)
+	}
+}
+
+// TestLargeIntegersStayExact: integer arguments beyond 2^53 reach the API
+// with all their digits, in the path and in the body, through invoke and
+// tools/call (decoded as float64 they were rounded: another record).
+func TestLargeIntegersStayExact(t *testing.T) {
+	s := newStack(t)
+	var got []string
+	var mu sync.Mutex
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, r.URL.Path+" "+string(b))
+		mu.Unlock()
+	}))
+	defer up.Close()
+	spec := `openapi: 3.0.3
+info: {title: Big, version: "1"}
+servers: [{url: "` + up.URL + `"}]
+paths:
+  /messages/{id}:
+    post:
+      operationId: moveMessage
+      x-openai-isConsequential: false
+      parameters: [{name: id, in: path, required: true, schema: {type: integer, format: int64}}]
+      requestBody:
+        content:
+          application/json:
+            schema: {type: object, properties: {account: {type: integer, format: int64}}}
+      responses: {"200": {description: ok}}
+`
+	_, a := s.api("POST", "/v1/actions", map[string]any{"name": "big", "schema": spec})
+	id := a["id"].(string)
+	body := `{"operation": "moveMessage", "arguments": {"id": 1234567890123456789, "account": 9007199254740993}}`
+	if st, res := s.call(adminToken, "POST", "/v1/actions/"+id+"/invoke", body); st != 200 {
+		t.Fatalf("invoke: %d %s", st, res)
+	}
+	if st, res := s.call(adminToken, "POST", "/v1/tools/call", `{"name": "big_moveMessage", "arguments": {"id": 1234567890123456789, "account": 9007199254740993}}`); st != 200 {
+		t.Fatalf("tools/call: %d %s", st, res)
+	}
+	want := `/messages/1234567890123456789 {"account":9007199254740993}`
+	if len(got) != 2 || got[0] != want || got[1] != want {
+		t.Fatalf("the API got %q, want %q twice", got, want)
 	}
 }
