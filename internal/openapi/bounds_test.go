@@ -133,3 +133,29 @@ func BenchmarkParseWideMapping(b *testing.B) {
 		}
 	}
 }
+
+// TestHugeSchemasAreLeftToTheAPI: an operation whose schemas pass the
+// validator's limit is not validated here (compiling 100,000 properties took
+// minutes); a normal one is.
+func TestHugeSchemasAreLeftToTheAPI(t *testing.T) {
+	doc := func(n int) *Operation {
+		var sb strings.Builder
+		sb.WriteString("openapi: 3.0.0\ninfo: {title: t, version: \"1\"}\nservers: [{url: \"https://a.example.com\"}]\npaths:\n  /x:\n    post:\n      operationId: a\n      requestBody:\n        content:\n          application/json:\n            schema:\n              type: object\n              properties:\n")
+		for i := range n {
+			fmt.Fprintf(&sb, "                p%d: {type: string}\n", i)
+		}
+		sb.WriteString("      responses: {\"200\": {description: ok}}\n")
+		d, err := Parse([]byte(sb.String()), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		op, _ := d.Operation("a")
+		return op
+	}
+	if _, err := doc(100).BuildRequest(t.Context(), "", map[string]any{"p0": 5}, nil); err == nil || !strings.Contains(err.Error(), "p0: must be string") {
+		t.Fatalf("100 properties: %v, want p0 validated", err)
+	}
+	if _, err := doc(2*maxDefsNodes).BuildRequest(t.Context(), "", map[string]any{"p0": 5}, nil); err != nil {
+		t.Fatalf("%d properties: %v, want it left to the API", 2*maxDefsNodes, err)
+	}
+}

@@ -60,6 +60,13 @@ func (op *Operation) validationSchema() map[string]any {
 	if len(r.defs) > 0 {
 		root["$defs"] = r.defs
 	}
+	if r.total > r.limit {
+		// Past the limit the renderer writes "any value" for each further
+		// schema, but an object's properties stay, and compiling costs more
+		// than the square of their number (100,000 took minutes): such an
+		// operation is left to the API to validate.
+		return nil
+	}
 	return root
 }
 
@@ -68,7 +75,9 @@ func (op *Operation) validationSchema() map[string]any {
 // the operation unvalidated rather than unusable.
 func (op *Operation) compiled() (*jsonschema.Schema, error) {
 	op.compileOnce.Do(func() {
-		op.validator, op.compileErr = compileSchema(op.validationSchema())
+		if s := op.validationSchema(); s != nil {
+			op.validator, op.compileErr = compileSchema(s)
+		}
 	})
 	return op.validator, op.compileErr
 }
