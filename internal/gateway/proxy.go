@@ -67,8 +67,7 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, actionID, path s
 	if c.auth.Type == AuthOAuth && user == "" {
 		return apierr.New(apierr.InvalidRequest, "%s: header required for an oauth action", UserHeader)
 	}
-	rawPath := strings.TrimLeft(path, "/")
-	decoded, err := proxyPath(rawPath)
+	rawPath, decoded, err := proxyPath(strings.TrimLeft(path, "/"))
 	if err != nil {
 		return err
 	}
@@ -99,10 +98,7 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, actionID, path s
 			out := pr.Out
 			out.URL.Scheme, out.URL.Host = target.Scheme, target.Host
 			out.URL.Path = c.targetPath + decoded
-			out.URL.RawPath = ""
-			if decoded != rawPath || c.targetRawPath != c.targetPath { // keep what was escaped as it was
-				out.URL.RawPath = c.targetRawPath + rawPath
-			}
+			out.URL.RawPath = c.targetRawPath + rawPath // as the caller escaped it
 			out.Host = target.Host
 			out.Header.Del("Authorization")
 			out.Header.Del(UserHeader)
@@ -181,37 +177,88 @@ func (b *readErrBody) Read(p []byte) (int, error) {
 // errHeadTimeout cancels a proxied call whose API did not answer in time.
 var errHeadTimeout = errors.New("the API did not answer in time")
 
-// proxyPath checks a proxied path, escaped as the caller sent it, and returns
-// it decoded. It refuses what an API's server could take for a step out of
-// the action's base path: "." and ".." segments however they are spelled —
-// percent-encoded (%2e%2e), followed by matrix parameters (..;x, which Java
-// servers read as ..), or with an encoded slash or backslash (..%2F, ..%5C,
-// which some servers split on after decoding).
-func proxyPath(escaped string) (string, error) {
-	decoded, err := url.PathUnescape(escaped)
+// proxyPath checks a proxied path, as the caller sent it, and returns it
+// escaped (what goes on the wire: the caller's escapes kept, and only the bytes
+// a URL path cannot carry raw escaped, such as | or non-ASCII) and decoded. It
+// refuses what an API's server could take for a step out of the action's base
+// path: a segment of dots however it is spelled — percent-encoded (%2e%2e),
+// followed by matrix parameters (..;x, which Java servers read as ..), with
+// trailing blanks or dots (Windows trims them), in full-width dots, or joined
+// by an encoded or full-width slash or backslash (..%2F, ..%5C, which some
+// servers split on after decoding) — and control characters (%00 ends a path
+// in C).
+func proxyPath(raw string) (escaped, decoded string, err error) {
+	escaped = escapeRawPath(raw)
+	decoded, err = url.PathUnescape(escaped)
 	if err != nil {
-		return "", apierr.New(apierr.InvalidRequest, "path: %v", err)
+		return "", "", apierr.New(apierr.InvalidRequest, "path: %v", err)
 	}
 	for rest := escaped; rest != ""; {
 		var seg string
 		seg, rest, _ = strings.Cut(rest, "/")
-		if !strings.Contains(seg, ".") && !strings.Contains(seg, "%") {
+		if !strings.ContainsAny(seg, ".%") {
 			continue // the common case, without allocating
 		}
 		d, _ := url.PathUnescape(seg) // cannot fail: the whole path did not
+		if strings.IndexFunc(d, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+			return "", "", apierr.New(apierr.InvalidRequest, "path: segment %q holds a control character", seg)
+		}
+		d = fullWidth.Replace(d)
 		for d != "" {
 			i := strings.IndexAny(d, `/\`)
 			if i < 0 {
 				i = len(d)
 			}
 			part, _, _ := strings.Cut(d[:i], ";")
-			if part == "." || part == ".." {
-				return "", apierr.New(apierr.InvalidRequest, "path: segment %q steps out of the API's base path", seg)
+			if strings.Contains(part, ".") && strings.Trim(part, ". \t") == "" {
+				return "", "", apierr.New(apierr.InvalidRequest, "path: segment %q steps out of the API's base path", seg)
 			}
 			d = d[min(i+1, len(d)):]
 		}
 	}
-	return decoded, nil
+	return escaped, decoded, nil
+}
+
+// fullWidth maps the look-alikes of dots, slashes and backslashes that
+// Unicode-normalizing servers turn into the real ones.
+var fullWidth = strings.NewReplacer("\uff0e", ".", "\ufe52", ".", "\u2024", ".", "\uff0f", "/", "\uff3c", `\`)
+
+// escapeRawPath percent-encodes the bytes of a path that may not stand raw in
+// a URL path (RFC 3986 pchar and "/"), keeping every %XX escape the caller
+// wrote, so that what goes out decodes to what came in, escapes and all.
+func escapeRawPath(p string) string {
+	n := 0
+	for i := 0; i < len(p); i++ {
+		if !rawPathByte(p[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return p
+	}
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	b.Grow(len(p) + 2*n)
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; rawPathByte(c) {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}
+
+// rawPathByte reports whether c may stand raw in a URL path: unreserved,
+// sub-delims, ":", "@", "/" and "%" (escapes are the caller's).
+func rawPathByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~!$&'()*+,;=:@/%", c) >= 0
 }
 
 // proxyBuffers recycles the 32 KiB buffers ReverseProxy copies bodies with.

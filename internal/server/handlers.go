@@ -136,9 +136,30 @@ func (s *Server) deleteConnection(w http.ResponseWriter, r *http.Request) error 
 func (s *Server) proxy(w http.ResponseWriter, r *http.Request) error {
 	// A prefix route split here: a {action_id}/{path...} pattern costs the mux
 	// an allocation per path segment on every call.
-	// The path goes on escaped as the caller wrote it (an encoded slash stays
-	// one: a%2Fb is one segment to the API).
-	actionID, path, ok := strings.Cut(strings.TrimPrefix(r.URL.EscapedPath(), "/v1/proxy/"), "/")
+	// The path goes on as the caller wrote it (an encoded slash stays one:
+	// a%2Fb is one segment to the API), so it is taken from the request line,
+	// not from r.URL, whose escaped form Go may rebuild from the decoded one.
+	raw := r.URL.EscapedPath()
+	target := r.RequestURI
+	if _, rest, ok := strings.Cut(target, "://"); ok && !strings.HasPrefix(target, "/") {
+		// absolute-form, as sent to a proxy: http://host/path
+		target = "/"
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			target = rest[i:]
+		}
+	}
+	if strings.HasPrefix(target, "/") {
+		raw, _, _ = strings.Cut(target, "?")
+	}
+	// "", "v1", "proxy" (however spelled), the action id, the path.
+	parts := strings.SplitN(raw, "/", 5)
+	actionID, path, ok := "", "", len(parts) == 5
+	if len(parts) >= 4 {
+		actionID = parts[3]
+	}
+	if ok {
+		path = parts[4]
+	}
 	if id, err := url.PathUnescape(actionID); err == nil {
 		actionID = id
 	}

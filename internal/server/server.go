@@ -213,13 +213,12 @@ func (s *Server) api(scope string, h func(w http.ResponseWriter, r *http.Request
 			fail(err)
 			return
 		}
-		if r.Pattern != proxyPrefix { // the proxy passes the query on as written
-			// r.URL.Query() drops what it cannot parse: a filter with a bad
-			// escape would silently match everything.
-			if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
-				fail(apierr.New(apierr.InvalidRequest, "query string: %v", err))
-				return
-			}
+		// r.URL.Query() drops what it cannot parse: a filter with a bad escape
+		// would silently match everything, and the proxy (httputil.ReverseProxy)
+		// would forward the query without those pairs.
+		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+			fail(apierr.New(apierr.InvalidRequest, "query string: %v", err))
+			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
 		ctx := context.WithValue(gateway.WithActor(r.Context(), p.TokenID), principalKey{}, p)
