@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -297,6 +298,24 @@ func TestUncleanPathsAndMethods(t *testing.T) {
 		resp, b := s.raw(tc.method, tc.path)
 		if resp.StatusCode != tc.status || !strings.Contains(string(b), `"code":"`+tc.code+`"`) || resp.Header.Get("Allow") != tc.allow {
 			t.Errorf("%s %s: %d Allow=%q %s; want %d %s Allow=%q", tc.method, tc.path, resp.StatusCode, resp.Header.Get("Allow"), b, tc.status, tc.code, tc.allow)
+		}
+	}
+}
+
+// TestConnectionsOfOddUserIDs: a user id holding slashes or dots (valid as
+// ids) can still be signed out through the API, escaped in the path.
+func TestConnectionsOfOddUserIDs(t *testing.T) {
+	s := newStack(t)
+	as, id := oauthSetup(t, s, true, "post", oauthtest.Options{})
+	for _, user := range []string{"a//b", "x/../y", "..", "."} {
+		as.SetUser("sub-" + user)
+		_, res := s.api("POST", "/v1/connect", map[string]any{"user": user, "action": id})
+		if st, page := signIn(t, s, as, s.browser(), res["sign_in_url"].(string)); st != 200 {
+			t.Fatalf("%q: sign-in %d %s", user, st, page)
+		}
+		resp, b := s.raw("DELETE", "/v1/connections/"+id+"/"+strings.ReplaceAll(url.PathEscape(user), ".", "%2E"))
+		if resp.StatusCode != 204 {
+			t.Errorf("%q: delete %d %s", user, resp.StatusCode, b)
 		}
 	}
 }

@@ -141,7 +141,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.proxyRoute.ServeHTTP(w, r)
 			return
 		}
-		if p != cleanPath(p) {
+		if ep := r.URL.EscapedPath(); ep != cleanPath(ep) { // escaped: a user id "a/b" is %2F, one segment
 			// The mux would answer a redirect with no body; an API client
 			// (a missing id in $ID, say) is better told what is wrong.
 			s.writeErr(w, r, apierr.New(apierr.NotFound,
