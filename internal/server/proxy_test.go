@@ -289,6 +289,7 @@ func TestUncleanPathsAndMethods(t *testing.T) {
 		{"PATCH", "/v1/actions/act_x", 405, "method_not_allowed", "GET, PUT, DELETE"},
 		{"DELETE", "/v1/tools", 405, "method_not_allowed", "GET"},
 		{"GET", "/v1/nothing", 404, "not_found", ""},
+		{"GET", "/v1", 404, "not_found", ""},
 		{"GET", "/v1/proxy//x", 404, "not_found", ""},
 		{"GET", "/v1/audit?user=%ZZ&limit=3", 400, "invalid_request", ""},
 		{"GET", "/v1/tools?action=act_x%G1", 400, "invalid_request", ""},

@@ -121,6 +121,7 @@ func New(o Options) *Server {
 	m.Handle("GET /v1/audit", s.api(admin, s.listAudit))
 	m.Handle("POST /v1/keys/rotate", s.api(admin, s.rotateKeys))
 	m.Handle("/v1/", s.api("", s.noRoute))
+	m.Handle("/v1", s.api("", s.noRoute)) // not a redirect to /v1/
 
 	m.HandleFunc("GET /oauth/start", s.startSignIn)
 	m.HandleFunc("GET /oauth/callback", s.callback)
@@ -170,7 +171,7 @@ func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) error {
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
 		probe := r.WithContext(r.Context())
 		probe.Method = m
-		if _, pattern := s.mux.Handler(probe); pattern != "/v1/" {
+		if _, pattern := s.mux.Handler(probe); pattern != "/v1/" && pattern != "/v1" {
 			allow = append(allow, m)
 		}
 	}
