@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -35,6 +36,18 @@ func TestDecodeErrorsNameTheProblem(t *testing.T) {
 		e := apierr.From(err)
 		if e.Code != apierr.InvalidRequest || !strings.Contains(e.Message, tc.want) || len(e.Message) > 200 {
 			t.Errorf("%.40s…: %s %q, want %q", tc.body, e.Code, e.Message, tc.want)
+		}
+	}
+}
+
+// TestCheckQueryAgreesWithParseQuery: checkQuery refuses exactly the query
+// strings url.ParseQuery cannot read whole.
+func TestCheckQueryAgreesWithParseQuery(t *testing.T) {
+	for _, q := range []string{"", "a=1&b=2", "a=%41", "a=%4", "a=%", "%zz=1", "a=1;b=2", "a=%3B", "a=1&&b", "x=%e2%82%ac", "a=%4g", "q=a+b", "=1", "a=%%41"} {
+		_, perr := url.ParseQuery(q)
+		cerr := checkQuery(q)
+		if (perr == nil) != (cerr == nil) {
+			t.Errorf("%q: ParseQuery %v, checkQuery %v", q, perr, cerr)
 		}
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -155,6 +154,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 const proxyPrefix = "/v1/proxy/"
 
+// checkQuery refuses a query string that url.ParseQuery would not read whole
+// (a ";" separator, a bad %-escape), without building the map it would.
+func checkQuery(q string) error {
+	if strings.IndexByte(q, ';') >= 0 {
+		return apierr.New(apierr.InvalidRequest, "query string: \";\" is not a separator (use \"&\", or escape it as %%3B)")
+	}
+	for i := strings.IndexByte(q, '%'); i >= 0; i = strings.IndexByte(q, '%') {
+		if i+2 >= len(q) || !isHex(q[i+1]) || !isHex(q[i+2]) {
+			bad := q[i:min(i+3, len(q))]
+			return apierr.New(apierr.InvalidRequest, "query string: invalid URL escape %q", bad)
+		}
+		q = q[i+3:]
+	}
+	return nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
 // cleanPath is path.Clean keeping a trailing slash, as the mux compares.
 func cleanPath(p string) string {
 	c := path.Clean(p)
@@ -217,8 +236,8 @@ func (s *Server) api(scope string, h func(w http.ResponseWriter, r *http.Request
 		// r.URL.Query() drops what it cannot parse: a filter with a bad escape
 		// would silently match everything, and the proxy (httputil.ReverseProxy)
 		// would forward the query without those pairs.
-		if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
-			fail(apierr.New(apierr.InvalidRequest, "query string: %v", err))
+		if err := checkQuery(r.URL.RawQuery); err != nil {
+			fail(err)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
