@@ -337,7 +337,7 @@ func (g *Gateway) credential(ctx context.Context, c *compiled, user string, p pl
 		s, err := g.keys.OpenString(c.action.Secret, secretAAD(c.action.ID))
 		if err != nil {
 			id, _ := g.keys.KeyID(c.action.Secret)
-			return s, nil, unopenable(c.action.ID, "API key", id, err)
+			return s, nil, unopenable(c.action.ID, id, err)
 		}
 		return s, nil, nil
 	case AuthOAuth:
@@ -366,10 +366,10 @@ func buildRequest(ctx context.Context, op *openapi.Operation, args map[string]an
 	return req, nil
 }
 
-// unopenable is the error for a stored secret the configured master keys do
-// not open: an operator's matter, said to the caller without the details.
-func unopenable(actionID, what, keyID string, err error) error {
+// unopenable is the error for an API key the configured master keys do not
+// open: an operator's matter, said to the caller without the details.
+func unopenable(actionID, keyID string, err error) error {
 	return &apierr.Error{Code: apierr.Internal,
-		Message: "the action's " + what + " cannot be opened with the configured master keys; an operator must configure the key it was sealed with (see the gateway's log)",
-		Cause:   fmt.Errorf("action %s: %s sealed under master key %s: %w", actionID, what, keyID, err)}
+		Message: "the action's API key cannot be opened with the configured master keys; an operator must configure the key it was sealed with (see the gateway's log)",
+		Cause:   fmt.Errorf("action %s: API key sealed under master key %s: %w", actionID, keyID, err)}
 }

@@ -664,13 +664,7 @@ func capProblems(list []string) []string {
 		list = list[:maxArgumentProblems]
 	}
 	for i, p := range list {
-		if len(p) > maxProblemText {
-			cut := maxProblemText
-			for cut > 0 && !utf8.RuneStart(p[cut]) {
-				cut--
-			}
-			list[i] = p[:cut] + "…"
-		}
+		list[i] = cutText(p, maxProblemText)
 	}
 	if more {
 		list = append(list, "… and more problems not listed")
@@ -680,6 +674,18 @@ func capProblems(list []string) []string {
 
 // maxProblemText is the longest one problem is shown.
 const maxProblemText = 300
+
+// cutText is s cut to at most n bytes at a character boundary, the cut marked
+// with "…".
+func cutText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
 
 func sortedUnique(list []string) []string {
 	sort.Strings(list)

@@ -7,7 +7,6 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
@@ -121,11 +120,11 @@ func normalize(m map[string]any) any {
 var printer = message.NewPrinter(language.English)
 
 // maxArgumentProblems is how many problems an invalid_arguments error lists at
-// most (the rest are counted in one more line).
+// most (one more line says there are more).
 const maxArgumentProblems = 50
 
 // collect turns a validation error tree into "argument.path: rule" problems,
-// up to maxArgumentProblems of them (then one more, to be counted).
+// stopping once it has more than maxArgumentProblems (capProblems cuts them).
 func collect(e *jsonschema.ValidationError, args map[string]any, out *[]string) {
 	if len(*out) > maxArgumentProblems {
 		return
@@ -299,23 +298,13 @@ func plural(n int, noun string) string {
 func shortJSON(v any) string {
 	switch v := v.(type) {
 	case string:
-		if len(v) > maxShownValue {
-			cut := maxShownValue
-			for cut > 0 && !utf8.RuneStart(v[cut]) {
-				cut--
-			}
-			return jsonText(v[:cut] + "…")
-		}
+		return jsonText(cutText(v, maxShownValue))
 	case map[string]any:
 		return "an object"
 	case []any:
 		return "an array"
 	}
-	s := jsonText(v)
-	if len(s) > maxShownValue {
-		return s[:maxShownValue] + "…"
-	}
-	return s
+	return cutText(jsonText(v), maxShownValue)
 }
 
 // maxShownValue is how much of a value an error message shows.

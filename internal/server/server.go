@@ -342,19 +342,19 @@ func decode(r *http.Request, v any) error {
 			if field == "" {
 				field = "request body"
 			}
-			want := jsonKind(te.Type.Kind().String())
+			kind := te.Type.Kind().String()
 			if lit, ok := strings.CutPrefix(te.Value, "number "); ok {
 				// A number that does not fit: a fraction for a whole number, or
 				// beyond the range.
 				if len(lit) > 40 {
 					lit = lit[:40] + "…"
 				}
-				if k := te.Type.Kind().String(); strings.HasPrefix(k, "int") || strings.HasPrefix(k, "uint") {
+				if strings.HasPrefix(kind, "int") || strings.HasPrefix(kind, "uint") {
 					return apierr.New(apierr.InvalidRequest, "%s: must be a whole number in range, not %s", field, lit)
 				}
 				return apierr.New(apierr.InvalidRequest, "%s: %s is out of range", field, lit)
 			}
-			return apierr.New(apierr.InvalidRequest, "%s: must be %s, not %s", field, want, te.Value)
+			return apierr.New(apierr.InvalidRequest, "%s: must be %s, not %s", field, jsonKind(kind), te.Value)
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			return apierr.New(apierr.InvalidRequest, "request body: unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 		}
